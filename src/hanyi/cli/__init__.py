@@ -1,0 +1,1 @@
+"""The `hanyi` command line: thin glue over the library (one file per command)."""

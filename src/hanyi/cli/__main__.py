@@ -1,0 +1,48 @@
+"""`hanyi COMMAND ...` — dispatch, and the one place where errors become messages.
+
+A user error (bad config key, missing model, malformed input) prints one line,
+``hanyi: error: ...``, and exits with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hanyi import __version__
+from hanyi.errors import HanyiError
+
+COMMANDS = ("prepare", "train", "translate", "evaluate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hanyi", description="汉译 hanyi — English→Chinese Transformer translation")
+    parser.add_argument("--version", action="version", version=f"hanyi {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    import importlib
+
+    for name in COMMANDS:
+        module = importlib.import_module(f"hanyi.cli.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HanyiError as exc:
+        print(f"hanyi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hanyi: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `hanyi translate ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Helpers shared by the commands: config flags, error reporting, reading input lines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+from hanyi.config import ExperimentConfig, load_config
+from hanyi.errors import InputError
+
+
+def add_config_args(parser: argparse.ArgumentParser, config_required: bool = True) -> None:
+    if config_required:
+        parser.add_argument("config", help="experiment YAML file (see configs/)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set model.d_model=512 "
+                             "(repeatable; values are parsed as YAML)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    return load_config(getattr(args, "config", None), args.overrides)
+
+
+def add_device_arg(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    parser.add_argument("--device", default=default,
+                        help=f"auto, cpu, cuda or cuda:N (default: {default})")
+
+
+def decode_lines(raw: bytes, name: str, errors: str) -> list[str]:
+    """Bytes -> lines, strictly UTF-8 unless ``errors == "replace"``.
+
+    Every line break is a line: "a\\n\\nb\\n" is three lines, the middle one empty.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    parts = raw.split(b"\n")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    lines = []
+    for number, part in enumerate(parts, start=1):
+        part = part.rstrip(b"\r")
+        try:
+            lines.append(part.decode("utf-8", errors="replace" if errors == "replace"
+                                     else "strict"))
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}:{number}: invalid UTF-8 (byte {exc.start + 1} of the "
+                             f"line); fix the file or pass --errors replace") from None
+    return lines
+
+
+def read_input(path: str | None, stream: BinaryIO, errors: str) -> tuple[list[str], str]:
+    """Lines of ``path`` (or of ``stream`` when path is None or "-"), and a display name."""
+    if path and path != "-":
+        file = Path(path)
+        if not file.is_file():
+            raise InputError(f"input file not found: {file}")
+        return decode_lines(file.read_bytes(), str(file), errors), str(file)
+    return decode_lines(stream.read(), "<stdin>", errors), "<stdin>"
+
+
+def stdin_is_interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="model directory (default: the shipped model, or $HANYI_MODEL)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="decode.KEY=VALUE",
+                        help="override a decode setting, e.g. --set decode.max_len_b=20")
+    parser.add_argument("--beam", type=int, default=None, help="beam size (1 = greedy)")
+    parser.add_argument("--nbest", type=int, default=None, help="hypotheses per sentence")
+    parser.add_argument("--length-penalty", type=float, default=None,
+                        help="score = log P / length ** PENALTY")
+    parser.add_argument("--max-len-a", type=float, default=None,
+                        help="max output tokens = A * source tokens + B")
+    parser.add_argument("--max-len-b", type=int, default=None)
+    parser.add_argument("--no-repeat-ngram", type=int, default=None,
+                        help="forbid repeating any n-gram of this size (0 = off)")
+    parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
+    add_device_arg(parser, default="cpu")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def load_translator(args: argparse.Namespace):
+    """The Translator for --model (or the shipped model) with the flags' decode settings."""
+    import dataclasses
+
+    from hanyi.config import DecodeConfig, apply_overrides, from_dict, to_dict
+    from hanyi.errors import ConfigError
+    from hanyi.inference import Translator, default_model_path
+    from hanyi.runtime import pick_device
+
+    path = Path(args.model) if args.model else default_model_path()
+    translator = Translator.load(path, pick_device(args.device))
+    values = {"decode": to_dict(translator.decode_cfg)}
+    for override in args.overrides:
+        if not override.startswith("decode."):
+            raise ConfigError(f"--set {override}: only decode.* settings can change at "
+                              f"inference time")
+    values = apply_overrides(values, args.overrides)["decode"]
+    flags = {"beam_size": args.beam, "nbest": args.nbest, "length_penalty": args.length_penalty,
+             "max_len_a": args.max_len_a, "max_len_b": args.max_len_b,
+             "no_repeat_ngram_size": args.no_repeat_ngram, "batch_size": args.batch_size}
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if args.nbest is None and values["nbest"] > values["beam_size"]:
+        values["nbest"] = values["beam_size"]
+    translator.decode_cfg = dataclasses.replace(from_dict(DecodeConfig, values, "decode"))
+    return translator

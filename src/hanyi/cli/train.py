@@ -1,0 +1,108 @@
+"""`hanyi train CONFIG --out RUN [--resume]`: train, resumable after any interruption."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from hanyi.cli.common import add_config_args, add_device_arg, config_from_args
+from hanyi.config import read_yaml
+from hanyi.errors import ConfigError
+from hanyi.runtime import pick_device, set_threads, setup_logging
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model",
+                       description="Train the model of CONFIG on its prepared data. Ctrl-C "
+                                   "(or SIGTERM) saves a checkpoint and stops; --resume "
+                                   "continues from the newest checkpoint in --out.")
+    add_config_args(p)
+    p.add_argument("--out", required=True, help="run directory (checkpoints, best/, logs)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --out")
+    add_device_arg(p)
+    p.set_defaults(run=run)
+
+
+class TqdmReporter:
+    """Progress bar with loss, tokens/s and ETA (rank 0 only)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def start(self, total, initial):
+        if self.enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+    def update(self, step, metrics):
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}",
+                                 tok_s=f"{metrics['tokens_per_s']:.0f}", refresh=False)
+
+    def message(self, text):
+        if self.enabled:
+            (self.bar.write if self.bar is not None else print)(text)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class StopFlag:
+    """First Ctrl-C / SIGTERM: finish the current update, save, stop. Second: abort."""
+
+    def __init__(self):
+        self.requested = False
+        signal.signal(signal.SIGINT, self.handle)
+        signal.signal(signal.SIGTERM, self.handle)
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def check_run_dir(out: Path, resume: bool, cfg) -> None:
+    if (out / "LATEST").exists() and not resume:
+        raise ConfigError(f"{out} already holds a run; pass --resume to continue it, or "
+                          f"choose another --out")
+    saved = out / "config.yaml"
+    if resume and saved.is_file():
+        from hanyi.config import to_dict
+
+        old = read_yaml(saved)
+        for section in ("model", "tokenizer"):
+            if old.get(section) != to_dict(getattr(cfg, section)):
+                raise ConfigError(f"--resume: the {section} section differs from the one "
+                                  f"{out} was trained with ({saved})")
+
+
+def run(args) -> int:
+    cfg = config_from_args(args)
+    out = Path(args.out)
+    check_run_dir(out, args.resume, cfg)
+    device = pick_device(args.device if args.device != "auto" else cfg.train.device)
+    set_threads(cfg.train.num_threads)
+    from hanyi.training.distributed import Distributed
+    from hanyi.training.trainer import Trainer
+
+    dist = Distributed.from_env(device.type)
+    out.mkdir(parents=True, exist_ok=True)
+    setup_logging(args.verbose, str(out / "train.log") if dist.is_main else None)
+    trainer = Trainer(cfg, out, device, TqdmReporter(dist.is_main), StopFlag(), dist)
+    try:
+        summary = trainer.run(resume=args.resume)
+    finally:
+        dist.close()
+    if dist.is_main:
+        print(f"stopped ({summary['reason']}) at step {summary['step']}, "
+              f"{summary['elapsed_minutes']} min; best dev BLEU {summary['best_bleu']:.2f} "
+              f"at step {summary['best_step']}; model: {out / 'best'}")
+    return 130 if summary["reason"] == "interrupted" else 0

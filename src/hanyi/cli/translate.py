@@ -1,0 +1,66 @@
+"""`hanyi translate`: text from arguments, a file (-i) or stdin; one output line per input
+line, always (an empty line gives an empty line). With --nbest N > 1 the N hypotheses of a
+sentence share its line, separated by tabs."""
+
+from __future__ import annotations
+
+import sys
+
+from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
+from hanyi.errors import InputError
+from hanyi.runtime import setup_logging
+
+CHUNK = 512  # lines translated and written at a time, so long files stream
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("translate", help="translate English text to Chinese",
+                       description="Translate English to Simplified Chinese. Text comes from "
+                                   "the arguments, from -i FILE, or from stdin.")
+    p.add_argument("text", nargs="*", help="sentences to translate (each on its own line)")
+    p.add_argument("-i", "--input", help="input file, one sentence per line ('-' = stdin)")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                   help="invalid UTF-8 in the input: stop with the line number (strict) or "
+                        "replace the bad bytes with U+FFFD (replace)")
+    p.add_argument("--scores", action="store_true", help="append ' ||| score' to hypotheses")
+    add_model_args(p)
+    p.set_defaults(run=run)
+
+
+def gather_lines(args) -> list[str]:
+    if args.text and args.input:
+        raise InputError("give sentences as arguments or with -i, not both")
+    if args.text:
+        return [line for text in args.text for line in (text.splitlines() or [""])]
+    if args.input is None and stdin_is_interactive():
+        raise InputError("nothing to translate: pass sentences, -i FILE, or pipe text in")
+    lines, name = read_input(args.input, sys.stdin.buffer, args.errors)
+    if not lines:
+        raise InputError(f"{name} is empty: nothing to translate")
+    return lines
+
+
+def format_line(translation, scores: bool) -> str:
+    def one(text: str, score: float) -> str:
+        return f"{text} ||| {score:.4f}" if scores else text
+
+    if len(translation.alternatives) > 1:
+        return "\t".join(one(t, s) for t, s in translation.alternatives)
+    return one(translation.text, translation.score) if translation.text else ""
+
+
+def run(args) -> int:
+    setup_logging(args.verbose)
+    lines = gather_lines(args)
+    translator = load_translator(args)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for start in range(0, len(lines), CHUNK):
+            for translation in translator.translate(lines[start:start + CHUNK]):
+                out.write(format_line(translation, args.scores) + "\n")
+            out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Data: reading and cleaning corpora (`corpus`), `prepare`, id datasets and batches."""

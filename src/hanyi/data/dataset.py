@@ -1,0 +1,81 @@
+"""Id-level parallel data and the token-budget, length-bucketed batch sampler."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from hanyi.data.batch import Batch, collate
+from hanyi.errors import DataError
+from hanyi.tokenization import Vocab
+
+
+@dataclass
+class ParallelData:
+    src: list[list[int]]
+    tgt: list[list[int]]
+    src_text: list[str]
+    tgt_text: list[str]
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+
+def read_split(prepared: Path, split: str) -> tuple[list[str], list[str]]:
+    paths = [prepared / f"{split}.{side}" for side in ("en", "zh")]
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path} not found — run `hanyi prepare CONFIG` first")
+    en = paths[0].read_text(encoding="utf-8").splitlines()
+    zh = paths[1].read_text(encoding="utf-8").splitlines()
+    if len(en) != len(zh):
+        raise DataError(f"{paths[0]} and {paths[1]} differ in line count")
+    return en, zh
+
+
+def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
+               max_len: int) -> ParallelData:
+    """Encode one prepared split; token sequences are cut to ``max_len`` ids."""
+    en, zh = read_split(prepared, split)
+    src = [ids[:max_len] for ids in src_vocab.encode_batch(en)]
+    tgt = [ids[:max_len - 1] for ids in tgt_vocab.encode_batch(zh)]  # room for <s> / </s>
+    return ParallelData(src, tgt, en, zh)
+
+
+def token_batches(src_lens: list[int], tgt_lens: list[int], max_tokens: int, seed: int,
+                  epoch: int, shuffle: bool = True) -> list[list[int]]:
+    """Group example indices into batches of at most ``max_tokens`` padded tokens.
+
+    Examples are sorted by length (ties broken at random) so a batch holds sentences of
+    similar length and little padding; the batches are then shuffled. Everything derives
+    from (seed, epoch), so every process and every resumed run sees the same batches.
+    """
+    rng = random.Random(seed * 1_000_003 + epoch)
+    noise = [rng.random() for _ in src_lens]
+    order = sorted(range(len(src_lens)), key=lambda i: (src_lens[i], tgt_lens[i] + 1, noise[i]))
+    batches, current, width = [], [], 0
+    for i in order:
+        new_width = max(width, src_lens[i], tgt_lens[i] + 1)
+        if current and new_width * (len(current) + 1) > max_tokens:
+            batches.append(current)
+            current, new_width = [], max(src_lens[i], tgt_lens[i] + 1)
+        current.append(i)
+        width = new_width
+    if current:
+        batches.append(current)
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def make_batch(data: ParallelData, indices: list[int], src_vocab: Vocab,
+               tgt_vocab: Vocab) -> Batch:
+    return collate([data.src[i] for i in indices], [data.tgt[i] for i in indices],
+                   src_vocab.pad_id, tgt_vocab.pad_id, tgt_vocab.bos_id, tgt_vocab.eos_id)
+
+
+def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int,
+                  shuffle: bool = True) -> list[list[int]]:
+    return token_batches([len(s) for s in data.src], [len(t) for t in data.tgt], max_tokens,
+                         seed, epoch, shuffle)

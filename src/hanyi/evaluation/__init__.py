@@ -1,0 +1,1 @@
+"""sacreBLEU scores (BLEU with the `zh` tokenizer, chrF), always with their signatures."""

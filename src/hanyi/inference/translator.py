@@ -1,0 +1,114 @@
+"""`Translator`: the whole inference pipeline behind one method.
+
+    tr = Translator.load("models/hanyi-en-zh")
+    [t.text for t in tr.translate(["How are you?", ""])]   # ['你好吗？', '']
+
+English is normalised exactly as in `prepare`, encoded with the model's own
+SentencePiece model, sorted by length into batches (less padding), searched with the
+configured strategy, then decoded and detokenised. Output order and count always match
+the input; an empty line gives an empty translation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hanyi.checkpoint import LoadedModel, load_model_dir
+from hanyi.config import DecodeConfig
+from hanyi.decoding import Hypothesis, search
+from hanyi.tokenization import detokenize_zh, normalize_en
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "hanyi-en-zh"
+
+
+def default_model_path() -> Path:
+    """The shipped model: $HANYI_MODEL, else ``models/hanyi-en-zh`` of the source tree."""
+    env = os.environ.get("HANYI_MODEL")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float = 0.0  # length-normalised log-probability of the best hypothesis
+    alternatives: list[tuple[str, float]] = field(default_factory=list)  # n-best, best first
+    src_tokens: list[str] = field(default_factory=list)
+    tgt_tokens: list[str] = field(default_factory=list)  # ends with "</s>"
+    attention: torch.Tensor | None = None  # (L, H, T, S) cross-attention, if asked
+
+
+class Translator:
+    def __init__(self, loaded: LoadedModel, decode: DecodeConfig | None = None,
+                 device: torch.device | str = "cpu"):
+        self.loaded = loaded
+        self.model = loaded.model
+        self.src_vocab, self.tgt_vocab = loaded.src_vocab, loaded.tgt_vocab
+        self.decode_cfg = decode or loaded.config.decode
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu",
+             decode: DecodeConfig | None = None) -> "Translator":
+        return cls(load_model_dir(path, device), decode, device)
+
+    @property
+    def name(self) -> str:
+        return self.loaded.path.name
+
+    def with_options(self, **changes) -> DecodeConfig:
+        """The model's decode config with some fields changed (validated)."""
+        return dataclasses.replace(self.decode_cfg, **changes)
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.src_vocab.encode(normalize_en(text))
+        limit = self.decode_cfg.max_input_tokens
+        if len(ids) > limit:
+            log.warning("input of %d tokens cut to %d", len(ids), limit)
+            ids = ids[:limit]
+        return ids
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return detokenize_zh(self.tgt_vocab.decode(tokens))
+
+    def translate(self, texts: list[str], decode: DecodeConfig | None = None,
+                  need_attention: bool = False) -> list[Translation]:
+        cfg = decode or self.decode_cfg
+        encoded = [self.encode(t) if t.strip() else [] for t in texts]
+        results: list[Translation] = [Translation("") for _ in texts]
+        todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        for start in range(0, len(todo), cfg.batch_size):
+            chunk = todo[start:start + cfg.batch_size]
+            hyps = self._search([encoded[i] for i in chunk], cfg, need_attention)
+            for i, sentence_hyps in zip(chunk, hyps):
+                results[i] = self._to_translation(encoded[i], sentence_hyps)
+        return results
+
+    def _search(self, batch: list[list[int]], cfg: DecodeConfig,
+                need_attention: bool) -> list[list[Hypothesis]]:
+        width = max(len(ids) for ids in batch)
+        src = torch.full((len(batch), width), self.src_vocab.pad_id, dtype=torch.long)
+        for row, ids in enumerate(batch):
+            src[row, :len(ids)] = torch.tensor(ids)
+        with torch.inference_mode():
+            return search(self.model, src.to(self.device), cfg, need_attention=need_attention)
+
+    def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:
+        best = hyps[0]
+        return Translation(
+            text=self.detokenize(best.tokens),
+            score=float(best.score),
+            alternatives=[(self.detokenize(h.tokens), float(h.score)) for h in hyps],
+            src_tokens=self.src_vocab.pieces(src_ids),
+            tgt_tokens=self.tgt_vocab.pieces(best.tokens) + ["</s>"],
+            attention=None if best.attention is None else best.attention.permute(1, 2, 0, 3),
+        )

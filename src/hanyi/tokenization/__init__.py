@@ -1,0 +1,6 @@
+"""Text normalisation, SentencePiece models and the Vocab that owns special ids."""
+
+from hanyi.tokenization.normalize import detokenize_zh, normalize_en, normalize_zh
+from hanyi.tokenization.vocab import Vocab
+
+__all__ = ["Vocab", "normalize_en", "normalize_zh", "detokenize_zh"]

@@ -1,0 +1,84 @@
+"""Text normalisation for both sides, applied identically in `prepare` and at inference.
+
+English: Unicode NFKC (full-width letters -> ASCII, ligatures split), typographic quotes
+to ASCII, whitespace collapsed.
+
+Chinese: Traditional -> Simplified with OpenCC ``t2s``; full-width letters and digits to
+ASCII; ASCII punctuation that touches Chinese text to its full-width form (``好.`` ->
+``好。``, ``吗?`` -> ``吗？``) so the model learns one convention and emits ，。？！; no
+spaces between Chinese characters. We do *not* apply NFKC to Chinese, because NFKC would
+turn the full-width punctuation we want to keep into ASCII.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
+
+# CJK ideographs, full-width punctuation and CJK symbols: characters between which a space
+# carries no meaning in Chinese text.
+_CJK = (
+    "\u3000-\u303f"  # CJK symbols and punctuation (。、「」…)
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ideographs
+    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"  # full-width punctuation
+    "\u2014\u2026\u201c\u201d\u2018\u2019"  # — … “ ” ‘ ’
+)
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+_SPACE_AROUND_CJK_PUNCT = re.compile(r"\s*([，。？！；：、）])\s*|\s*(（)\s*")
+
+_FULLWIDTH_PUNCT = {",": "，", "!": "！", "?": "？", ";": "；", ":": "：", "(": "（", ")": "）"}
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+# ASCII punctuation right after a Chinese character (or full-width punctuation) ...
+_PUNCT_AFTER_HAN = re.compile(rf"(?<=[{_HAN}）」』”])\s*([,!?;:])")
+# ... or an ASCII "(" before one, a ")" after one.
+_PAREN_BEFORE_HAN = re.compile(rf"\(\s*(?=[{_HAN}])")
+_PAREN_AFTER_HAN = re.compile(rf"(?<=[{_HAN}])\s*\)")
+# A full stop after a Chinese character, not part of a number or an ellipsis.
+_PERIOD_AFTER_HAN = re.compile(rf"(?<=[{_HAN}）」』”])\s*\.(?![.\d])")
+_FULLWIDTH_ALNUM = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF5B) if chr(c).isalnum()}
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc  # imported lazily: building the converter reads its dictionaries
+
+    return opencc.OpenCC("t2s")
+
+
+def normalize_en(text: str) -> str:
+    """NFKC, ASCII quotes, single spaces, stripped."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _WS.sub(" ", text).strip()
+
+
+def split_en_punctuation(text: str) -> str:
+    """``"Hi, Tom!"`` -> ``"Hi , Tom !"``: for word-level English vocabularies (seed recipe)."""
+    return _WS.sub(" ", re.sub(r"([^\w\s'])", r" \1 ", text)).strip()
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def normalize_zh(text: str) -> str:
+    """Simplified script, full-width Chinese punctuation, no spaces between Chinese chars."""
+    text = text.replace("\u3000", " ").translate(_FULLWIDTH_ALNUM)
+    text = _WS.sub(" ", text).strip()
+    text = to_simplified(text)
+    text = _PUNCT_AFTER_HAN.sub(lambda m: _FULLWIDTH_PUNCT[m.group(1)], text)
+    text = _PERIOD_AFTER_HAN.sub("。", text)
+    text = _PAREN_BEFORE_HAN.sub("（", text)
+    text = _PAREN_AFTER_HAN.sub("）", text)
+    return detokenize_zh(text)
+
+
+def detokenize_zh(text: str) -> str:
+    """Remove spaces that mean nothing in Chinese: between Chinese characters and around
+    full-width punctuation. Spaces between Latin words ("New York") are kept."""
+    text = _SPACE_BETWEEN_CJK.sub("", text)
+    text = _SPACE_AROUND_CJK_PUNCT.sub(lambda m: m.group(1) or m.group(2), text)
+    return _WS.sub(" ", text).strip()

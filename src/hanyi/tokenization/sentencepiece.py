@@ -1,0 +1,66 @@
+"""Training SentencePiece models (called by `hanyi prepare`)."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import sentencepiece as spm
+
+from hanyi.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# The one place where special ids are fixed; everything else reads them from the Vocab.
+SPECIAL_IDS = {"pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3}
+
+
+def train_sentencepiece(
+    lines: list[str],
+    out_path: Path,
+    vocab_size: int,
+    model_type: str,
+    character_coverage: float,
+    max_sentences: int,
+    normalization: str = "nmt_nfkc",
+) -> Path:
+    """Train a SentencePiece model on ``lines`` and write it to ``out_path`` (.model).
+
+    ``normalization="identity"`` must be used for Chinese: SentencePiece's default NFKC rule
+    would turn full-width ，。？！ into ASCII inside the model, and decoding would emit ASCII.
+
+    ``hard_vocab_limit`` is off, so a small corpus yields a smaller vocabulary instead of
+    an error; `word` and `char` model types give the seed project's word/char vocabularies.
+    """
+    model = io.BytesIO()
+    try:
+        _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
+               normalization)
+    except RuntimeError as exc:  # SentencePiece reports bad settings as RuntimeError
+        reason = str(exc).splitlines()[0]
+        raise ConfigError(f"SentencePiece training for {out_path.name} failed: "
+                          f"{reason.split('] ')[-1]}") from None
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_bytes(model.getvalue())
+    log.info("trained %s SentencePiece (%d pieces asked) -> %s", model_type, vocab_size, out_path)
+    return out_path
+
+
+def _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
+           normalization) -> None:
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        input_sentence_size=max_sentences,
+        shuffle_input_sentence=False,  # deterministic: we hand it the whole (shuffled) split
+        hard_vocab_limit=False,
+        num_threads=2,
+        minloglevel=2,
+        max_sentence_length=4096,
+        normalization_rule_name=normalization,
+        **SPECIAL_IDS,
+    )

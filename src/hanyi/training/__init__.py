@@ -1,0 +1,1 @@
+"""Training: loss, optimiser and schedule, the train step and its driver."""

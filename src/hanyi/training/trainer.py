@@ -1,0 +1,386 @@
+"""The training loop: an explicit `train_step` and a small driver around it.
+
+Per update: token-budget batches (``accumulate`` of them) -> forward under optional bf16
+autocast -> label-smoothed loss normalised by the update's target tokens -> backward ->
+gradient clipping -> AdamW step with the warm-up/inverse-√ learning rate.
+
+Around it: dev loss and dev BLEU every ``eval_every`` updates, the best model kept in
+``RUN/best``, step checkpoints in ``RUN/checkpoints`` (the newest named in ``RUN/LATEST``),
+early stopping, averaging of the last N checkpoints, and exact resumption — the batches
+are a pure function of (seed, epoch), and the RNG states are saved, so a resumed run
+continues as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+
+from hanyi.checkpoint import (LoadedModel, average_weights, load_training_state, load_weights,
+                              save_checkpoint)
+from hanyi.config import ExperimentConfig, config_to_yaml, replace
+from hanyi.data.batch import Batch
+from hanyi.data.dataset import ParallelData, epoch_batches, load_split, make_batch
+from hanyi.evaluation.metrics import bleu
+from hanyi.model import build_model
+from hanyi.tokenization import Vocab
+from hanyi.training.distributed import Distributed
+from hanyi.training.loss import label_smoothed_nll
+from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """How the driver reports progress; the CLI implements it with tqdm."""
+
+    def start(self, total: int | None, initial: int) -> None: ...
+    def update(self, step: int, metrics: dict) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class SilentReporter:
+    def start(self, total, initial): pass
+    def update(self, step, metrics): pass
+    def message(self, text): log.info("%s", text)
+    def close(self): pass
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimizer updates done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # batches of this epoch already consumed
+    elapsed: float = 0.0  # training seconds over all runs
+    target_tokens: int = 0
+    best_bleu: float = -1.0
+    best_step: int = 0
+    bad_evals: int = 0  # evaluations since the last improvement
+
+
+def seed_everything(seed: int) -> None:
+    """The one place where seeds are set."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def train_step(model, batches: list[Batch], optimizer, lr: float, cfg, pad_id: int,
+               device: torch.device, dist: Distributed) -> dict:
+    """One optimizer update over ``batches`` (gradient accumulation). Returns metrics."""
+    model.train()
+    n_tokens = dist.sum(sum(b.n_tokens for b in batches))  # over all processes
+    loss_sum = nll_sum = 0.0
+    for i, batch in enumerate(batches):
+        batch = batch.to(device)
+        sync = i == len(batches) - 1  # DDP: all-reduce gradients on the last micro-batch only
+        with dist.no_sync(model, enabled=not sync), autocast(device, cfg.bf16):
+            logits = model(batch.src, batch.tgt_in)  # (B, T, V)
+            loss, nll = label_smoothed_nll(logits, batch.tgt_out, pad_id, cfg.label_smoothing)
+            # Normalise by the update's tokens; DDP averages over ranks, so undo that mean.
+            (loss * dist.world_size / n_tokens).backward()
+        loss_sum += loss.item()
+        nll_sum += nll.item()
+    grad_norm = torch.nn.utils.clip_grad_norm_(
+        model.parameters(), cfg.clip_norm if cfg.clip_norm > 0 else float("inf"))
+    set_learning_rate(optimizer, lr)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return {"loss": dist.sum(loss_sum) / n_tokens, "nll": dist.sum(nll_sum) / n_tokens,
+            "tokens": n_tokens, "grad_norm": float(grad_norm), "lr": lr}
+
+
+@torch.no_grad()
+def dev_loss(model, data: ParallelData, src_vocab: Vocab, tgt_vocab: Vocab, max_tokens: int,
+             device: torch.device, bf16: bool) -> float:
+    """Per-token NLL (no smoothing) on the dev set."""
+    model.eval()
+    total = tokens = 0.0
+    for indices in epoch_batches(data, max_tokens, 0, 0, shuffle=False):
+        batch = make_batch(data, indices, src_vocab, tgt_vocab).to(device)
+        with autocast(device, bf16):
+            logits = model(batch.src, batch.tgt_in)
+        _, nll = label_smoothed_nll(logits, batch.tgt_out, tgt_vocab.pad_id, 0.0)
+        total += nll.item()
+        tokens += batch.n_tokens
+    return total / max(tokens, 1)
+
+
+def dev_bleu(model, cfg: ExperimentConfig, data: ParallelData, src_vocab: Vocab,
+             tgt_vocab: Vocab, device: torch.device, n: int) -> float:
+    """Greedy BLEU on the first ``n`` dev sentences, through the real inference pipeline
+    (so it equals what `hanyi evaluate` would report for this model with beam 1)."""
+    from hanyi.inference import Translator  # the same text pipeline as `hanyi translate`
+
+    model.eval()
+    loaded = LoadedModel(model, cfg, src_vocab, tgt_vocab, {}, Path("."))
+    translator = Translator(loaded, replace(cfg.decode, beam_size=1, nbest=1), device)
+    hyps = [t.text for t in translator.translate(data.src_text[:n])]
+    return bleu(hyps, data.tgt_text[:n]).score
+
+
+class Trainer:
+    """Builds everything from the config, then ``run()`` trains until a limit is hit."""
+
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, device: torch.device,
+                 reporter: Reporter | None = None,
+                 stop_requested: Callable[[], bool] = lambda: False,
+                 dist: Distributed | None = None):
+        self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+        self.reporter = reporter or SilentReporter()
+        self.stop_requested = stop_requested
+        self.dist = dist or Distributed()
+        prepared = Path(cfg.data.dir)
+        split = cfg.tokenizer.split_punctuation
+        self.src_vocab = Vocab.from_file(prepared / "src.model", split_punctuation=split)
+        self.tgt_vocab = Vocab.from_file(prepared / "tgt.model")
+        max_len = cfg.model.max_positions
+        self.train_data = load_split(prepared, "train", self.src_vocab, self.tgt_vocab, max_len)
+        self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len)
+        seed_everything(cfg.train.seed)
+        self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab).to(device)
+        self.ddp_model = self.dist.wrap(self.model)
+        self.optimizer = build_optimizer(self.model, cfg.train)
+        self.state = TrainState()
+        self.writer = None
+
+    # ------------------------------------------------------------- checkpoints
+    def latest(self) -> Path | None:
+        pointer = self.run_dir / "LATEST"
+        if not pointer.is_file():
+            return None
+        return self.run_dir / pointer.read_text(encoding="utf-8").strip()
+
+    def resume(self) -> bool:
+        """Restore the newest checkpoint of the run, if there is one."""
+        path = self.latest()
+        if path is None:
+            return False
+        load_weights(self.model, path / "model.safetensors")
+        saved = load_training_state(path)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.state = TrainState(**saved["state"])
+        torch.set_rng_state(saved["rng_torch"])
+        if torch.cuda.is_available() and saved.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state_all(saved["rng_cuda"])
+        random.setstate(_py_rng_from_saved(saved["rng_python"]))
+        self.reporter.message(f"resumed from {path} at step {self.state.step}")
+        return True
+
+    def save(self, name: str, meta: dict | None = None, with_state: bool = True) -> Path:
+        """Save a checkpoint under RUN/NAME (atomic). Only rank 0 writes."""
+        training_state = None
+        if with_state:
+            training_state = {
+                "optimizer": self.optimizer.state_dict(), "state": asdict(self.state),
+                "rng_torch": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "rng_python": _py_rng_to_saved(random.getstate())}
+        meta = {"step": self.state.step, "epoch": self.state.epoch, **(meta or {})}
+        return save_checkpoint(self.run_dir / name, self.model, self.cfg, self.src_vocab,
+                               self.tgt_vocab, meta, training_state)
+
+    def save_step(self) -> None:
+        if not self.dist.is_main:
+            return
+        name = f"checkpoints/step_{self.state.step:08d}"
+        self.save(name)
+        _atomic_write(self.run_dir / "LATEST", name + "\n")
+        self.prune_checkpoints()
+
+    def prune_checkpoints(self) -> None:
+        keep = max(self.cfg.train.keep_checkpoints, self.cfg.train.average_last, 1)
+        for old in self.step_checkpoints()[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def step_checkpoints(self) -> list[Path]:
+        folder = self.run_dir / "checkpoints"
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_")
+                      and ".tmp-" not in p.name)
+
+    # ------------------------------------------------------------- evaluation
+    def evaluate(self) -> dict:
+        """Dev loss and dev BLEU (decided on rank 0, shared with every rank)."""
+        t = self.cfg.train
+        result = {"dev_loss": float("nan"), "dev_bleu": float("nan")}
+        if self.dist.is_main:
+            result["dev_loss"] = dev_loss(self.model, self.dev_data, self.src_vocab,
+                                          self.tgt_vocab, t.max_tokens, self.device, t.bf16)
+            result["dev_bleu"] = dev_bleu(self.model, self.cfg, self.dev_data, self.src_vocab,
+                                          self.tgt_vocab, self.device, t.dev_bleu_sentences)
+        return self.dist.broadcast_object(result)
+
+    def after_evaluation(self, result: dict) -> None:
+        """Keep the best model, count evaluations without improvement, log history."""
+        s = self.state
+        improved = result["dev_bleu"] > s.best_bleu
+        if improved:
+            s.best_bleu, s.best_step, s.bad_evals = result["dev_bleu"], s.step, 0
+        else:
+            s.bad_evals += 1
+        if self.dist.is_main:
+            if improved:
+                self.save("best", {**result, "selected_by": "dev_bleu"}, with_state=False)
+            self.log_scalars(result)
+            record = {"step": s.step, "epoch": s.epoch, **result, "best_bleu": s.best_bleu}
+            with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        self.reporter.message(
+            f"step {s.step}: dev loss {result['dev_loss']:.3f}  dev BLEU "
+            f"{result['dev_bleu']:.2f}  (best {s.best_bleu:.2f} @ {s.best_step})")
+
+    def log_scalars(self, metrics: dict) -> None:
+        if self.writer is None:
+            return
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(key.replace("dev_", "dev/").replace("train_", "train/"),
+                                       value, self.state.step)
+
+    # ------------------------------------------------------------- the loop
+    def limits_reached(self) -> str | None:
+        t, s = self.cfg.train, self.state
+        if t.max_steps and s.step >= t.max_steps:
+            return "max_steps"
+        if t.max_epochs and s.epoch >= t.max_epochs:
+            return "max_epochs"
+        if t.max_minutes and s.elapsed >= t.max_minutes * 60:
+            return "max_minutes"
+        if t.patience and s.bad_evals >= t.patience:
+            return "early_stopping"
+        return None
+
+    def updates(self):
+        """Yield lists of ``accumulate`` batches, epoch after epoch, from the saved position."""
+        t = self.cfg.train
+        while True:
+            order = epoch_batches(self.train_data, t.max_tokens, t.seed, self.state.epoch)
+            order = self.dist.shard(order)
+            while self.state.batch_in_epoch + t.accumulate <= len(order):
+                start = self.state.batch_in_epoch
+                self.state.batch_in_epoch += t.accumulate
+                yield [make_batch(self.train_data, order[i], self.src_vocab, self.tgt_vocab)
+                       for i in range(start, start + t.accumulate)]
+            self.state.epoch += 1
+            self.state.batch_in_epoch = 0
+            if self.limits_reached():
+                return
+
+    def run(self, resume: bool = False) -> dict:
+        """Train until a limit; returns a summary. Safe to call with ``resume`` on a new run."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        if self.dist.is_main:
+            _atomic_write(self.run_dir / "config.yaml", config_to_yaml(self.cfg))
+            from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        try:
+            reason = self.loop()
+        finally:
+            self.reporter.close()
+        summary = self.finish(reason)
+        if self.writer is not None:
+            self.writer.close()
+        return summary
+
+    def loop(self) -> str:
+        t, s = self.cfg.train, self.state
+        self.reporter.start(t.max_steps or None, s.step)
+        reason = self.limits_reached()
+        if reason:
+            return reason
+        clock = time.perf_counter()
+        for batches in self.updates():
+            metrics = train_step(self.ddp_model, batches, self.optimizer,
+                                 learning_rate(s.step + 1, t), t, self.tgt_vocab.pad_id,
+                                 self.device, self.dist)
+            now = time.perf_counter()
+            s.step += 1
+            s.elapsed += now - clock
+            s.target_tokens += metrics["tokens"]
+            metrics["tokens_per_s"] = metrics["tokens"] / max(now - clock, 1e-9)
+            clock = now
+            self.reporter.update(s.step, metrics)
+            if s.step % t.log_every == 0:
+                self.log_scalars({f"train_{k}": v for k, v in metrics.items()})
+            if s.step % t.eval_every == 0:
+                self.after_evaluation(self.evaluate())
+            stop = self.dist.any(self.stop_requested())
+            reason = self.limits_reached() or ("interrupted" if stop else None)
+            if s.step % t.save_every == 0 or reason:
+                self.save_step()
+            if reason:
+                return reason
+            clock = time.perf_counter()  # time spent evaluating/saving is not training time
+        return self.limits_reached() or "data_exhausted"
+
+    def finish(self, reason: str) -> dict:
+        """Final evaluation if needed, checkpoint averaging; returns the run summary."""
+        s = self.state
+        if reason != "interrupted" and s.best_step != s.step and s.step > 0:
+            self.after_evaluation(self.evaluate())
+        summary = {"reason": reason, "step": s.step, "epoch": s.epoch,
+                   "elapsed_minutes": round(s.elapsed / 60, 2), "best_bleu": s.best_bleu,
+                   "best_step": s.best_step, "target_tokens": s.target_tokens}
+        if reason != "interrupted" and self.cfg.train.average_last > 1 and self.dist.is_main:
+            summary.update(self.average())
+        if self.dist.is_main:
+            _atomic_write(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def average(self) -> dict:
+        """Average the last N step checkpoints; it replaces `best` if its dev BLEU is higher."""
+        paths = self.step_checkpoints()[-self.cfg.train.average_last:]
+        if len(paths) < 2:
+            return {}
+        current = {k: v.clone() for k, v in self.model.state_dict().items()}
+        averaged = average_weights(paths)
+        if self.cfg.model.tie_target_embeddings:
+            averaged.setdefault("output_proj.weight", averaged.get("tgt_embed.weight"))
+        self.model.load_state_dict(averaged, strict=False)
+        result = self.evaluate()
+        meta = {**result, "averaged_from": [p.name for p in paths]}
+        self.save("averaged", meta, with_state=False)
+        if result["dev_bleu"] > self.state.best_bleu:
+            self.save("best", {**meta, "selected_by": "dev_bleu"}, with_state=False)
+        self.model.load_state_dict(current)
+        self.reporter.message(f"averaged {len(paths)} checkpoints: dev BLEU "
+                              f"{result['dev_bleu']:.2f} (best single {self.state.best_bleu:.2f})")
+        return {"averaged_bleu": result["dev_bleu"], "averaged_from": len(paths)}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _py_rng_to_saved(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, torch.tensor(internal, dtype=torch.int64), gauss]
+
+
+def _py_rng_from_saved(saved: list) -> tuple:
+    version, internal, gauss = saved
+    return (version, tuple(int(x) for x in internal.tolist()), gauss)
