@@ -40,3 +40,25 @@ def setup_logging(verbose: bool = False, file: str | None = None) -> None:
                         datefmt="%H:%M:%S", handlers=handlers, force=True)
     for noisy in ("urllib3", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# glibc reads these at process start. Large thresholds keep freed memory in the heap
+# instead of returning it to the OS after every step; the page faults that would follow
+# cost 15-25% of training speed on these CPUs (../shared/notes/cpu-measurements.md).
+MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "4294967296",
+                 "MALLOC_TRIM_THRESHOLD_": "68719476736"}
+
+
+def reexec_with_malloc_tuning(argv: list[str]) -> None:
+    """Restart this process (same pid, same arguments) with MALLOC_TUNING set, once.
+
+    Only on Linux/glibc, and not when the user set HANYI_NO_MALLOC_TUNING=1.
+    """
+    if not sys.platform.startswith("linux") or os.environ.get("HANYI_NO_MALLOC_TUNING") == "1":
+        return
+    if all(os.environ.get(k) for k in MALLOC_TUNING):
+        return
+    env = {**os.environ, **MALLOC_TUNING}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "hanyi", *argv], env)

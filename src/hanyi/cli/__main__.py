@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "train":  # a faster allocator setting for the training loop
+        from hanyi.runtime import reexec_with_malloc_tuning
+
+        reexec_with_malloc_tuning(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.run(args) or 0)
     except HanyiError as exc:

@@ -1,0 +1,92 @@
+"""Shared fixtures.
+
+* ``shared_data``: ../shared/data (the project's corpora; never copied into the repo).
+* ``toy_vocab``: a small SentencePiece model trained on a synthetic fixture, in seconds.
+* ``tiny_run``: `hanyi prepare` + `hanyi train` of configs/tiny.yaml, once per session
+  (about 1.5 minutes on 2 cores), for tests that need a real trained model.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from hanyi.config import ModelConfig
+from hanyi.model import build_model
+from hanyi.tokenization import Vocab
+from hanyi.tokenization.sentencepiece import train_sentencepiece
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("HANYI_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "tatoeba-cmn").is_dir():
+        pytest.skip(f"shared corpora not found at {SHARED_DATA} (set HANYI_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def synthetic_sentences(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Made-up English/Chinese sentence pairs (our own fixture, not from ../shared/data)."""
+    rng = random.Random(seed)
+    who = [("I", "我"), ("you", "你"), ("Tom", "汤姆"), ("we", "我们"), ("Mary", "玛丽")]
+    what = [("like tea", "喜欢茶"), ("see a cat", "看见一只猫"), ("want rice", "想要米饭"),
+            ("read books", "读书"), ("love music", "爱音乐"), ("drink water", "喝水")]
+    en, zh = [], []
+    for _ in range(n):
+        (e1, z1), (e2, z2) = rng.choice(who), rng.choice(what)
+        en.append(f"{e1} {e2}.")
+        zh.append(f"{z1}{z2}。")
+    return en, zh
+
+
+@pytest.fixture(scope="session")
+def toy_vocabs(tmp_path_factory) -> tuple[Vocab, Vocab]:
+    folder = tmp_path_factory.mktemp("spm")
+    en, zh = synthetic_sentences(400)
+    src = train_sentencepiece(en, folder / "src.model", 60, "unigram", 1.0, 10_000)
+    tgt = train_sentencepiece(zh, folder / "tgt.model", 60, "unigram", 1.0, 10_000,
+                              normalization="identity")
+    return Vocab.from_file(src), Vocab.from_file(tgt)
+
+
+@pytest.fixture
+def small_model_config() -> ModelConfig:
+    return ModelConfig(d_model=32, n_heads=4, d_ff=64, encoder_layers=2, decoder_layers=2,
+                       dropout=0.0, max_positions=128)
+
+
+@pytest.fixture
+def random_model(toy_vocabs, small_model_config):
+    torch.manual_seed(0)
+    return build_model(small_model_config, *toy_vocabs).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, shared_data) -> Path:
+    """Prepare + train configs/tiny.yaml through the CLI; returns the run directory."""
+    from hanyi.cli.__main__ import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    common = ["--set", f"data.root={shared_data}", "--set", f"data.dir={root / 'data'}"]
+    assert main(["prepare", str(REPO / "configs" / "tiny.yaml"), *common]) == 0
+    os.environ.setdefault("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec inside pytest
+    assert main(["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(root / "run"),
+                 "--device", "cpu", *common]) == 0
+    return root
