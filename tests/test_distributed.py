@@ -45,6 +45,12 @@ def run_ok(cmd: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
     return proc
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes (torchrun's workers run in sessions of their own)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
 def weights(run: Path, step: int) -> dict[str, torch.Tensor]:
     return load_file(str(run / "checkpoints" / f"step_{step:08d}" / "model.safetensors"))
 
@@ -86,8 +92,10 @@ def test_killed_two_process_run_resumes(tiny_run, tmp_path):
         while not (out / "LATEST").exists() and time.time() < deadline:
             time.sleep(0.5)
         assert (out / "LATEST").exists(), "no checkpoint before the deadline"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # a hard kill of launcher and both workers
+    finally:  # a hard kill of both workers, then of the launcher
+        for child in children(proc.pid):
+            os.kill(child, signal.SIGKILL)
+        proc.kill()
         proc.wait()
     saved = int((out / "LATEST").read_text().strip().rsplit("_", 1)[1])
     assert saved < 400

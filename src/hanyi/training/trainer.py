@@ -68,6 +68,7 @@ class TrainState:
     best_bleu: float = -1.0
     best_step: int = 0
     bad_evals: int = 0  # evaluations since the last improvement
+    last_eval_step: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -208,6 +209,7 @@ class Trainer:
     def after_evaluation(self, result: dict) -> None:
         """Keep the best model, count evaluations without improvement, log history."""
         s = self.state
+        s.last_eval_step = s.step
         improved = result["dev_bleu"] > s.best_bleu
         if improved:
             s.best_bleu, s.best_step, s.bad_evals = result["dev_bleu"], s.step, 0
@@ -294,7 +296,7 @@ class Trainer:
             now = time.perf_counter()
             s.step += 1
             s.elapsed = self.dist.max(s.elapsed + now - clock)  # every rank agrees on limits
-            s.target_tokens += metrics["tokens"]
+            s.target_tokens += int(metrics["tokens"])
             metrics["tokens_per_s"] = metrics["tokens"] / max(now - clock, 1e-9)
             clock = now
             self.reporter.update(s.step, metrics)
@@ -314,7 +316,7 @@ class Trainer:
     def finish(self, reason: str) -> dict:
         """Final evaluation if needed, checkpoint averaging; returns the run summary."""
         s = self.state
-        if reason != "interrupted" and s.best_step != s.step and s.step > 0:
+        if reason != "interrupted" and s.last_eval_step != s.step and s.step > 0:
             self.after_evaluation(self.evaluate())
         summary = {"reason": reason, "step": s.step, "epoch": s.epoch,
                    "elapsed_minutes": round(s.elapsed / 60, 2), "best_bleu": s.best_bleu,
