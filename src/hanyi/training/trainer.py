@@ -298,6 +298,8 @@ class Trainer:
             s.elapsed = self.dist.max(s.elapsed + now - clock)  # every rank agrees on limits
             s.target_tokens += int(metrics["tokens"])
             metrics["tokens_per_s"] = metrics["tokens"] / max(now - clock, 1e-9)
+            if t.max_minutes:  # a time budget: the bar shows the time left as its ETA
+                metrics["remaining_s"] = max(t.max_minutes * 60 - s.elapsed, 0.0)
             clock = now
             self.reporter.update(s.step, metrics)
             if s.step % t.log_every == 0:
