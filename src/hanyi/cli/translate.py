@@ -70,6 +70,8 @@ def run(args) -> int:
     # -o: write beside the target and rename at the end, so an interrupted run never leaves
     # a half-written file (or clobbers an existing one).
     target = Path(args.output)
+    if not target.parent.is_dir():
+        raise InputError(f"cannot write {target}: no directory {target.parent}")
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "w", encoding="utf-8") as out:
