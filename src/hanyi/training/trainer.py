@@ -219,7 +219,8 @@ class Trainer:
             if improved:
                 self.save("best", {**result, "selected_by": "dev_bleu"})
             self.log_scalars(result)
-            record = {"step": s.step, "epoch": s.epoch, **result, "best_bleu": s.best_bleu}
+            record = {"step": s.step, "epoch": s.epoch, "train_minutes": round(s.elapsed / 60, 2),
+                      "target_tokens": s.target_tokens, **result, "best_bleu": s.best_bleu}
             with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
         self.reporter.message(
