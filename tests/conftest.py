@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,23 @@ def tiny_run(tmp_path_factory, shared_data) -> Path:
     assert main(["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(root / "run"),
                  "--device", "cpu", *common]) == 0
     return root
+
+
+def hanyi(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m hanyi ARGS`` in a subprocess on this worktree's code."""
+    env = {**os.environ, "HANYI_NO_MALLOC_TUNING": "1",
+           "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "hanyi", *args], input=stdin,
+                          capture_output=True, env=env, timeout=300)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    """Exit status 2, exactly one ``hanyi: error:`` line holding every fragment, no traceback."""
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("hanyi: error:")]
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]

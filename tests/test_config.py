@@ -1,0 +1,62 @@
+"""Config validation: unknown keys list the valid ones, Literal choices, overrides, YAML
+round trip, and the README documents every key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hanyi.config import (ExperimentConfig, ModelConfig, apply_overrides, config_from_yaml_text,
+                          config_to_yaml, from_dict, load_config)
+from hanyi.errors import ConfigError
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_unknown_key_names_the_valid_keys():
+    with pytest.raises(ConfigError) as info:
+        from_dict(ExperimentConfig, {"model": {"dmodel": 3}})
+    assert "model.dmodel" in str(info.value) and "d_model" in str(info.value)
+
+
+def test_literal_and_type_errors_list_choices():
+    with pytest.raises(ConfigError, match="'pre', 'post'"):
+        from_dict(ExperimentConfig, {"model": {"norm_position": "mid"}})
+    with pytest.raises(ConfigError, match="must be int"):
+        from_dict(ExperimentConfig, {"model": {"d_model": "big"}})
+    with pytest.raises(ConfigError, match="a limit"):
+        from_dict(ExperimentConfig, {"train": {"max_steps": 0}})
+
+
+def test_overrides_parse_yaml_values_and_nest():
+    values = apply_overrides({"model": {"d_model": 64}}, ["model.d_model=128",
+                                                          "train.bf16=true", "name=x"])
+    assert values == {"model": {"d_model": 128}, "train": {"bf16": True}, "name": "x"}
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        apply_overrides({}, ["model.d_model"])
+
+
+def test_yaml_round_trip_and_shipped_configs_load():
+    for path in sorted((REPO / "configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert config_from_yaml_text(config_to_yaml(cfg)) == cfg, path.name
+    assert ModelConfig().kernel_for("cross") == "sdpa"
+
+
+def test_readme_documents_every_config_key():
+    import dataclasses
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for section in dataclasses.fields(ExperimentConfig):
+        if dataclasses.is_dataclass(section.type) or section.name != "name":
+            cls = type(getattr(ExperimentConfig(), section.name))
+            if dataclasses.is_dataclass(cls):
+                for f in dataclasses.fields(cls):
+                    assert f"`{f.name}`" in readme, f"README lacks {section.name}.{f.name}"
+
+
+def test_model_config_validates_heads():
+    with pytest.raises(ConfigError, match="divisible"):
+        ModelConfig(d_model=30, n_heads=4)
