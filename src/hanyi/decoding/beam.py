@@ -10,8 +10,10 @@ B sentences x K beams are decoded together as B·K rows. Each step:
 4. ``choose_live``: the best K candidates *not* ending in EOS continue.
 5. ``reorder``: token prefixes and the KV cache follow their beams.
 
-A sentence is done when it has K finished hypotheses (fairseq's rule); done sentences
-leave the batch. The length cap forces EOS, so every sentence finishes.
+A sentence is done when it has K finished hypotheses (fairseq's rule), or when none of
+its live beams is possible any more (score -inf); done sentences leave the batch. The
+length cap forces EOS, so every sentence finishes. Impossible candidates (score -inf: a
+vocabulary smaller than 2·K after the banned tokens, or n-gram bans) are never finished.
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ class _Search:
         length = step + 1  # output tokens including EOS
         for row, rank in zip(rows.tolist(), ranks.tolist()):
             done = self.finished[self.sentence[row].item()]
-            if len(done) >= self.k:
-                continue
+            if len(done) >= self.k or top_scores[row, rank].item() == float("-inf"):
+                continue  # full, or an impossible candidate (small vocab, banned tokens)
             flat = row * self.k + beams[row, rank].item()
             lp = top_scores[row, rank].item()
             done.append(Hypothesis(self.tokens[flat, 1:].tolist(),
@@ -86,9 +88,12 @@ class _Search:
             self.attention = history[flat]
 
     def drop_done(self) -> None:
-        """Remove sentences with K finished hypotheses from every batch-shaped tensor."""
-        live = torch.tensor([len(self.finished[s]) < self.k for s in self.sentence.tolist()],
+        """Remove sentences that are done from every batch-shaped tensor: those with K
+        finished hypotheses, and those whose live beams are all impossible (score -inf, as
+        after the length cap forced EOS), which could never finish."""
+        full = torch.tensor([len(self.finished[s]) >= self.k for s in self.sentence.tolist()],
                             device=self.sentence.device)
+        live = ~full & torch.isfinite(self.scores).any(dim=1)  # (N,)
         if live.all():
             return
         keep = live.nonzero(as_tuple=True)[0]  # sentences
