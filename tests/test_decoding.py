@@ -110,11 +110,16 @@ def test_nbest_is_sorted_and_bounded():
 
 
 def chaotic(random_model):
-    """Scale the weights so a random model's outputs are not all the same token."""
+    """Scale the weights so a random model's outputs are not all the same token.
+
+    In float64: the scaled model's logits reach ~100, where float32 kernels that block
+    differently for another batch size or length differ by ~1e-4 in log-probability,
+    which is rounding, not a search bug. In float64 any real difference stands out.
+    """
     with torch.no_grad():
         for p in random_model.parameters():
             p.mul_(4)
-    return random_model
+    return random_model.double()
 
 
 def test_beam_of_one_equals_greedy(random_model):
@@ -153,3 +158,49 @@ def test_attention_follows_the_chosen_hypothesis(random_model):
         for sentence in hyps:
             h = sentence[0]
             assert h.attention.shape == (len(h.tokens) + 1, 2, 4, 6)  # (T+EOS, L, H, S)
+
+
+# A vocabulary so small that, after <pad>/<s>/</s> are banned at step 0, fewer than 2·K
+# candidates are possible: the search must never finish an impossible (-inf) candidate.
+TWO_WAYS = {(): {A: 0.6, B: 0.4}, (A,): {EOS: 0.5, A: 0.5}, (B,): {EOS: 0.5, B: 0.5}}
+
+
+def test_beam_never_finishes_impossible_candidates():
+    hyps, = beam_search(ScriptedModel(TWO_WAYS), SRC, cfg(beam_size=4, nbest=4))
+    # A·EOS = 0.3 ties A·A·EOS = 0.6·0.5·1; then B·EOS = B·B·EOS = 0.2
+    assert sorted(tuple(h.tokens) for h in hyps[:2]) == [(A,), (A, A)]
+    assert sorted(tuple(h.tokens) for h in hyps[2:]) == [(B,), (B, B)]
+    assert [h.log_prob for h in hyps] == pytest.approx([math.log(p) for p in (.3, .3, .2, .2)])
+
+
+def test_beam_stops_when_no_live_beam_can_finish():
+    # cap of 2 tokens (EOS included): only A·EOS and B·EOS exist; the search must end with
+    # those two instead of padding the n-best with impossible hypotheses (or looping).
+    hyps, = beam_search(ScriptedModel(TWO_WAYS), SRC, cfg(beam_size=4, nbest=4, max_len_b=2))
+    assert [h.tokens for h in hyps] == [[A], [B]]
+    assert [h.log_prob for h in hyps] == pytest.approx([math.log(0.3), math.log(0.2)])
+
+
+def test_capped_hypothesis_score_counts_the_forced_eos_as_certain():
+    never_stops = ScriptedModel({}, default={A: 0.7, B: 0.3})
+    for decode in (cfg(max_len_b=5), cfg(beam_size=2, max_len_b=5)):
+        hyp = search(never_stops, SRC, decode)[0][0]
+        assert hyp.tokens == [A] * 4  # 4 tokens + the forced EOS = the cap of 5
+        assert hyp.log_prob == pytest.approx(4 * math.log(0.7))
+
+
+def test_eos_ends_a_hypothesis_and_is_not_in_its_tokens():
+    hyps, = beam_search(ScriptedModel(SCRIPT), SRC, cfg(beam_size=2, nbest=2))
+    assert all(EOS not in h.tokens and BOS not in h.tokens for h in hyps)
+    (hyp,), = greedy_search(ScriptedModel(SCRIPT), SRC, cfg())
+    assert EOS not in hyp.tokens
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_no_repeat_ngram_holds_in_every_hypothesis(beam):
+    loves_a = ScriptedModel({}, default={A: 0.9, B: 0.06, EOS: 0.04})
+    hyps, = search(loves_a, SRC, cfg(beam_size=beam, nbest=beam, max_len_b=7,
+                                     no_repeat_ngram_size=2))
+    for h in hyps:
+        bigrams = list(zip(h.tokens, h.tokens[1:]))
+        assert len(bigrams) == len(set(bigrams)), h.tokens
