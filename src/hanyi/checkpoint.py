@@ -120,9 +120,21 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Load
     tgt_vocab = Vocab.from_file(path / "tgt.model")
     model = build_model(cfg.model, src_vocab, tgt_vocab)
     load_weights(model, path / "model.safetensors")
-    meta_path = path / "meta.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    meta = load_meta(path / "meta.json")
     return LoadedModel(model.to(device).eval(), cfg, src_vocab, tgt_vocab, meta, path)
+
+
+def load_meta(file: Path) -> dict:
+    """meta.json is optional (informational), but a corrupt one is reported, not ignored."""
+    if not file.is_file():
+        return {}
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ModelLoadError(f"{file}: corrupt metadata ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelLoadError(f"{file}: corrupt metadata (not a JSON object)")
+    return meta
 
 
 def load_weights(model: Transformer, file: Path) -> None:

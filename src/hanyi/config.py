@@ -358,7 +358,15 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Ex
 
 
 def config_from_yaml_text(text: str) -> ExperimentConfig:
-    return from_dict(ExperimentConfig, yaml.safe_load(text) or {})
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(f"{line}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(values, dict):
+        raise ConfigError("the top level must be a mapping of sections")
+    return from_dict(ExperimentConfig, values)
 
 
 def config_to_yaml(cfg: ExperimentConfig) -> str:
