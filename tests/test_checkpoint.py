@@ -4,14 +4,18 @@ atomic writes, and corrupt or missing files give ModelLoadError."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
-from hanyi.checkpoint import load_model_dir
+from hanyi import checkpoint
+from hanyi.checkpoint import load_model_dir, load_training_state, save_checkpoint
 from hanyi.config import DataConfig, ExperimentConfig, ModelConfig, SourceConfig, TokenizerConfig, TrainConfig
 from hanyi.data.prepare import prepare
+from hanyi.errors import ModelLoadError
+from hanyi.model import build_model
 from hanyi.training.trainer import Trainer
 
 from conftest import synthetic_sentences
@@ -72,3 +76,117 @@ def test_checkpoint_round_trip_gives_identical_outputs(synthetic_prepared, tmp_p
     torch.testing.assert_close(loaded.model(src, tgt), trainer.model(src, tgt))
     meta = json.loads((tmp_path / "r" / "best" / "meta.json").read_text())
     assert meta["selected_by"] == "dev_bleu" and "tgt_spm_sha256" in meta
+
+
+# ------------------------------------------------------------ save / load without training
+def small_experiment(**model) -> ExperimentConfig:
+    base = dict(d_model=32, n_heads=4, d_ff=64, encoder_layers=1, decoder_layers=2, dropout=0.0)
+    return ExperimentConfig(model=ModelConfig(**{**base, **model}))
+
+
+@pytest.fixture
+def saved(toy_vocabs, tmp_path) -> Path:
+    """A complete model directory (with training state) of a random small model."""
+    cfg = small_experiment()
+    torch.manual_seed(0)
+    model = build_model(cfg.model, *toy_vocabs)
+    return save_checkpoint(tmp_path / "model", model, cfg, *toy_vocabs, {"step": 1},
+                           training_state={"step": torch.tensor(1)})
+
+
+@pytest.mark.parametrize("changes", [{}, {"tie_target_embeddings": False},
+                                     {"norm_position": "post", "attention": "reference"}])
+def test_save_then_load_gives_identical_parameters_and_outputs(toy_vocabs, tmp_path, changes):
+    cfg = small_experiment(**changes)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, *toy_vocabs).eval()
+    save_checkpoint(tmp_path / "m", model, cfg, *toy_vocabs, {"step": 7})
+    loaded = load_model_dir(tmp_path / "m")
+    assert loaded.config == cfg and loaded.meta["step"] == 7
+    assert loaded.tgt_vocab.sha256 == toy_vocabs[1].sha256
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    tied = loaded.model.output_proj.weight.data_ptr() == loaded.model.tgt_embed.weight.data_ptr()
+    assert tied == cfg.model.tie_target_embeddings
+    src, tgt = torch.randint(4, 30, (2, 6)), torch.randint(4, 30, (2, 5))
+    assert torch.equal(loaded.model(src, tgt), model(src, tgt))
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_and_no_partial_directory(saved, toy_vocabs,
+                                                                          monkeypatch):
+    before = load_model_dir(saved).model.state_dict()
+
+    def crash(model, filename):  # dies half-way through writing the weights
+        Path(filename).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_model", crash)
+    cfg = small_experiment()
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(saved, build_model(cfg.model, *toy_vocabs), cfg, *toy_vocabs, {})
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["model"]  # no tmp, no .old
+    after = load_model_dir(saved).model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_saving_over_a_checkpoint_replaces_it_whole(saved, toy_vocabs):
+    cfg = small_experiment(decoder_layers=1)
+    save_checkpoint(saved, build_model(cfg.model, *toy_vocabs), cfg, *toy_vocabs, {"step": 2})
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["model"]
+    assert not (saved / "training_state.pt").exists()  # nothing left from the old one
+    assert load_model_dir(saved).config.model.decoder_layers == 1
+
+
+CORRUPTIONS = {
+    "model.safetensors": b"not safetensors at all",
+    "src.model": b"not a sentencepiece model",
+    "tgt.model": b"",
+    "config.yaml": b"model: [\n  : :\n",  # not YAML
+    "meta.json": b"{step: 1",  # not JSON
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corrupt_file_is_a_model_load_error_naming_it(saved, name):
+    (saved / name).write_bytes(CORRUPTIONS[name])
+    with pytest.raises(ModelLoadError, match=re.escape(str(saved / name))):
+        load_model_dir(saved)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "config.yaml", "src.model", "tgt.model"])
+def test_missing_file_is_a_model_load_error_naming_it(saved, name):
+    (saved / name).unlink()
+    with pytest.raises(ModelLoadError, match=f"missing {name}"):
+        load_model_dir(saved)
+
+
+@pytest.mark.parametrize("config_text, fragment", [
+    ("model:\n  d_modle: 32\n", "d_modle"),  # unknown key, valid ones listed
+    ("- a\n- b\n", "mapping"),
+    ("7\n", "mapping"),
+    ("model:\n  d_model: 64\n  n_heads: 4\n", "do not fit"),  # weights of another shape
+])
+def test_config_that_does_not_describe_the_weights_is_a_model_load_error(saved, config_text,
+                                                                          fragment):
+    (saved / "config.yaml").write_text(config_text, encoding="utf-8")
+    with pytest.raises(ModelLoadError, match=fragment):
+        load_model_dir(saved)
+
+
+def test_truncated_weights_and_training_state_are_model_load_errors(saved):
+    data = (saved / "model.safetensors").read_bytes()
+    (saved / "model.safetensors").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ModelLoadError, match="model.safetensors"):
+        load_model_dir(saved)
+    assert load_training_state(saved)["step"] == 1
+    (saved / "training_state.pt").write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(ModelLoadError, match="training_state.pt"):
+        load_training_state(saved)
+
+
+def test_missing_or_non_directory_model_path(tmp_path):
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_model_dir(tmp_path / "nothing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelLoadError, match="not a model directory"):
+        load_model_dir(tmp_path / "file")
