@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hanyi.config import ModelConfig
 from hanyi.errors import ConfigError
 from hanyi.model.attention import ATTENTION_KERNELS, get_kernel
 from hanyi.model.attention.reference import ReferenceAttention
@@ -35,3 +36,62 @@ def test_unknown_kernel_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="reference"):
         get_kernel("nope")
     assert {"reference", "sdpa"} <= set(ATTENTION_KERNELS)
+
+
+def explicit_attention(q, k, v, allowed):
+    """softmax(QKᵀ/√d)V written out with loops over batch and heads, in float64."""
+    out = torch.zeros(q.shape, dtype=torch.float64)
+    weights = torch.zeros(*q.shape[:3], k.size(2), dtype=torch.float64)
+    for b in range(q.size(0)):
+        for h in range(q.size(1)):
+            scores = q[b, h].double() @ k[b, h].double().T / q.size(-1) ** 0.5  # (Tq, Tk)
+            scores[~allowed[b]] = float("-inf")
+            weights[b, h] = scores.softmax(-1)
+            out[b, h] = weights[b, h] @ v[b, h].double()
+    return out, weights
+
+
+def test_reference_is_the_papers_equation():
+    q, k, v = random_qkv(b=2, h=3, tq=4, tk=6, d=5)
+    kp = torch.tensor([[True] * 6, [True] * 3 + [False] * 3])
+    out, weights = ReferenceAttention()(q, k, v, AttentionMask(key_padding=kp), need_weights=True)
+    allowed = kp[:, None, :].expand(2, 4, 6)  # (B, Tq, Tk)
+    expected_out, expected_weights = explicit_attention(q, k, v, allowed)
+    torch.testing.assert_close(out.double(), expected_out, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(weights.double(), expected_weights, atol=1e-6, rtol=1e-5)
+    assert (weights[1, :, :, 3:] == 0).all()
+
+
+EXACT = sorted(name for name, kernel in ATTENTION_KERNELS.items() if kernel.exact)
+
+
+def make_kernel(name: str, site: str):
+    return ATTENTION_KERNELS[name].from_config(ModelConfig(attention_dropout=0.0), site)
+
+
+# (B, H, Tq, Tk, Dh, causal, offset): encoder, decoder, one cached step, a cached chunk,
+# cross-attention (Tq != Tk)
+SHAPES = [(2, 4, 7, 7, 8, False, 0), (3, 2, 6, 6, 16, True, 0), (2, 4, 1, 9, 8, True, 8),
+          (2, 2, 3, 8, 4, True, 5), (3, 4, 5, 11, 8, False, 0), (1, 1, 1, 1, 8, False, 0)]
+
+
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("b, h, tq, tk, d, causal, offset", SHAPES)
+def test_every_exact_kernel_matches_reference(name, b, h, tq, tk, d, causal, offset):
+    q, k, v = random_qkv(b=b, h=h, tq=tq, tk=tk, d=d, seed=tq * tk)
+    lengths = torch.tensor([tk] + [max(1, tk - 2 * i - 1) for i in range(1, b)])
+    kp = torch.arange(tk).unsqueeze(0) < lengths.unsqueeze(1)  # (B, Tk): padded rows too
+    mask = AttentionMask(key_padding=None if causal else kp, causal=causal, offset=offset)
+    site = "decoder" if causal else ("encoder" if tq == tk else "cross")
+    expected, _ = ReferenceAttention()(q, k, v, mask)
+    out, _ = make_kernel(name, site)(q, k, v, mask)
+    assert out.shape == (b, h, tq, d)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_no_row_is_nan_even_for_padded_queries():
+    q, k, v = random_qkv(b=2, tq=4, tk=4)
+    kp = torch.tensor([[True] * 4, [True, False, False, False]])
+    for kernel in (ReferenceAttention(), SDPAAttention()):
+        out, _ = kernel(q, k, v, AttentionMask(key_padding=kp, causal=True))
+        assert torch.isfinite(out).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hanyi.model.masks import AttentionMask, causal_mask, padding_mask
@@ -27,3 +28,43 @@ def test_dense_mask_combines_padding_and_causality_without_empty_rows():
     assert dense.shape == (1, 1, 3, 3)
     assert dense.any(dim=-1).all()  # no query row is fully masked
     assert not dense[0, 0, 2, 2]  # padded key hidden even from itself
+
+
+def test_causal_mask_with_a_cache_offset_sees_the_cached_keys():
+    # 2 positions already cached, 2 new queries (positions 2 and 3) over 4 keys
+    assert causal_mask(2, 4, offset=2).tolist() == [[True, True, True, False],
+                                                    [True, True, True, True]]
+
+
+@pytest.mark.parametrize("b, tq, tk, offset", [(1, 3, 3, 0), (3, 4, 4, 0), (2, 1, 5, 4),
+                                               (2, 2, 6, 4), (4, 5, 5, 0)])
+def test_dense_mask_is_padding_and_causality_combined(b, tq, tk, offset):
+    g = torch.Generator().manual_seed(tq * 10 + tk)
+    lengths = torch.randint(1, tk + 1, (b,), generator=g)
+    key_padding = torch.arange(tk).unsqueeze(0) < lengths.unsqueeze(1)  # (B, Tk)
+    dense = AttentionMask(key_padding, causal=True, offset=offset).dense(tq, tk, torch.device("cpu"))
+    expected = key_padding[:, None, None, :] & causal_mask(tq, tk, offset)[None, None]
+    assert dense.dtype == torch.bool
+    assert torch.equal(dense.expand(b, 1, tq, tk), expected.expand(b, 1, tq, tk))
+
+
+def test_dense_mask_is_none_when_nothing_is_masked():
+    cpu = torch.device("cpu")
+    assert AttentionMask().dense(3, 3, cpu) is None
+    # one new query at the end of a cached sequence may see every key
+    assert AttentionMask(causal=True, offset=4).dense(1, 5, cpu) is None
+    assert AttentionMask(causal=True).dense(3, 3, cpu).shape == (1, 1, 3, 3)
+
+
+def test_padding_only_mask_covers_keys_not_queries():
+    kp = torch.tensor([[True, True, False], [True, False, False]])
+    dense = AttentionMask(key_padding=kp).dense(3, 3, torch.device("cpu"))
+    assert dense.shape == (2, 1, 1, 3)  # broadcast over every query, padded ones too
+    assert dense.any(dim=-1).all()
+
+
+def test_select_reorders_the_batch_for_beam_search():
+    kp = torch.tensor([[True, False], [True, True]])
+    picked = AttentionMask(kp, causal=True, offset=3).select(torch.tensor([1, 1, 0]))
+    assert picked.key_padding.tolist() == [[True, True], [True, True], [True, False]]
+    assert picked.causal and picked.offset == 3
