@@ -48,7 +48,10 @@ def read_sources(cfg: DataConfig, rejects: Rejects, stats: dict) -> Splits:
     if not cfg.sources:
         raise ConfigError("data.sources is empty: name at least one corpus to prepare")
     splits, seen = Splits(), set()
-    for source in cfg.sources:
+    # Fixed test and dev sets are read first, so that an exact duplicate of one of their
+    # pairs in a training source is what gets dropped, never the held-out pair itself.
+    rank = {"test": 0, "dev": 1}
+    for source in sorted(cfg.sources, key=lambda s: rank.get(s.role, 2)):
         before = Counter(rejects.counts)
         read = kept = dupes = 0
         for raw in read_raw(source, data_root(cfg), rejects):
