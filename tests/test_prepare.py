@@ -120,3 +120,61 @@ def test_missing_source_file_is_an_error(tmp_path):
                      sources=[SourceConfig(name="x", path="nope.tsv")])
     with pytest.raises(DataError, match="nope.tsv"):
         prepare(cfg, TOKENIZER)
+
+
+# ------------------------------------------------- fixed held-out sets, exact leak counts
+TRAIN_LINES = [
+    "\ufeffHello there.\t你好。",  # 1 BOM on the first line
+    "See you, Tom.\t再见，汤姆。",  # 2 the exact pair of a test sentence -> duplicate
+    "see   you, TOM.\t回头见，汤姆。",  # 3 the test English (case, spaces) -> leak
+    "Good night.\t晚安。",  # 4 the exact pair of a dev sentence -> duplicate
+    "GOOD night.\t晚安了。",  # 5 the dev English -> leak
+    "I like tea.\t我喜欢茶。",  # 6
+    "I like tea.\t我喜欢茶。",  # 7 exact duplicate of line 6
+    "Thank you.\t謝謝你!",  # 8 Traditional + ASCII '!' -> 谢谢你！
+    "No tab here",  # 9 one field
+    "Why?\t為什麼?",  # 10 no trailing newline
+]
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("held")
+    (root / "train.tsv").write_text("\n".join(TRAIN_LINES), encoding="utf-8")
+    (root / "dev.tsv").write_text("Good night.\t晚安。\nHow are you?\t你好吗？\n", "utf-8")
+    (root / "test.tsv").write_text("See you, Tom.\t再见，汤姆。\nHow are you?\t你还好吗?\n", "utf-8")
+    # training sources listed first: held-out sets must not depend on the order
+    cfg = DataConfig(root=str(root), dir=str(root / "out"), seed=3, sources=[
+        SourceConfig(name="train", path="train.tsv", role="train"),
+        SourceConfig(name="dev", path="dev.tsv", role="dev"),
+        SourceConfig(name="test", path="test.tsv", role="test")])
+    return root, root / "out", prepare(cfg, TokenizerConfig(src_vocab_size=40,
+                                                            tgt_vocab_size=40))
+
+
+def test_fixed_held_out_sets_are_kept_whole_and_their_english_leaves_training(held_out):
+    _, out, stats = held_out
+    assert read(out, "test.en") == ["See you, Tom.", "How are you?"]
+    assert read(out, "test.zh") == ["再见，汤姆。", "你还好吗？"]
+    assert read(out, "dev.en") == ["Good night."]  # "How are you?" is a test sentence
+    assert stats["held_out"]["dev_dropped_in_test"] == 1
+    assert stats["held_out"]["train_pairs_removed_as_leaks"] == 2  # lines 3 and 5
+    assert sorted(read(out, "train.en")) == ["Hello there.", "I like tea.", "Thank you.", "Why?"]
+
+
+def test_duplicates_and_bad_fields_are_logged_with_file_and_line(held_out):
+    root, out, stats = held_out
+    assert stats["filters"] == {"duplicate": 3, "fields": 1}
+    rejects = read(out, "rejects.tsv")
+    train = root / "train.tsv"
+    assert sorted(r.split("\t")[0] for r in rejects) == sorted(
+        [f"{train}:2", f"{train}:4", f"{train}:7", f"{train}:9"])
+    assert stats["sources"]["train"]["dropped"] == {"duplicate": 3, "fields": 1}
+
+
+def test_bom_last_line_and_script_are_normalised(held_out):
+    _, out, _ = held_out
+    pairs = dict(zip(read(out, "train.en"), read(out, "train.zh")))
+    assert pairs["Hello there."] == "你好。"  # no BOM left on the first English sentence
+    assert pairs["Why?"] == "为什么？"  # last line without a newline is read; t2s + full width
+    assert pairs["Thank you."] == "谢谢你！"
