@@ -12,7 +12,8 @@ import torch
 
 from hanyi import checkpoint
 from hanyi.checkpoint import load_model_dir, load_training_state, save_checkpoint
-from hanyi.config import DataConfig, ExperimentConfig, ModelConfig, SourceConfig, TokenizerConfig, TrainConfig
+from hanyi.config import (DataConfig, ExperimentConfig, ModelConfig, SourceConfig,
+                          TokenizerConfig, TrainConfig)
 from hanyi.data.prepare import prepare
 from hanyi.errors import ModelLoadError
 from hanyi.model import build_model

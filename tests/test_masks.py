@@ -42,7 +42,8 @@ def test_dense_mask_is_padding_and_causality_combined(b, tq, tk, offset):
     g = torch.Generator().manual_seed(tq * 10 + tk)
     lengths = torch.randint(1, tk + 1, (b,), generator=g)
     key_padding = torch.arange(tk).unsqueeze(0) < lengths.unsqueeze(1)  # (B, Tk)
-    dense = AttentionMask(key_padding, causal=True, offset=offset).dense(tq, tk, torch.device("cpu"))
+    mask = AttentionMask(key_padding, causal=True, offset=offset)
+    dense = mask.dense(tq, tk, torch.device("cpu"))
     expected = key_padding[:, None, None, :] & causal_mask(tq, tk, offset)[None, None]
     assert dense.dtype == torch.bool
     assert torch.equal(dense.expand(b, 1, tq, tk), expected.expand(b, 1, tq, tk))

@@ -142,7 +142,8 @@ def held_out(tmp_path_factory):
     root = tmp_path_factory.mktemp("held")
     (root / "train.tsv").write_text("\n".join(TRAIN_LINES), encoding="utf-8")
     (root / "dev.tsv").write_text("Good night.\t晚安。\nHow are you?\t你好吗？\n", "utf-8")
-    (root / "test.tsv").write_text("See you, Tom.\t再见，汤姆。\nHow are you?\t你还好吗?\n", "utf-8")
+    (root / "test.tsv").write_text("See you, Tom.\t再见，汤姆。\nHow are you?\t你还好吗?\n",
+                                   "utf-8")
     # training sources listed first: held-out sets must not depend on the order
     cfg = DataConfig(root=str(root), dir=str(root / "out"), seed=3, sources=[
         SourceConfig(name="train", path="train.tsv", role="train"),
