@@ -101,3 +101,87 @@ def test_train_refuses_to_overwrite_a_run_without_resume(tiny_run):
 def test_main_returns_2_in_process(capsys):
     assert main(["translate", "--model", "/nonexistent", "Hi."]) == 2
     assert capsys.readouterr().err.startswith("hanyi: error:")
+
+
+# --------------------------------------------- the same contract, in-process (faster)
+def user_error(capsys, *args: str) -> str:
+    """main(ARGS) returns 2 and prints exactly one `hanyi: error:` line (no traceback: an
+    exception escaping main would fail the test)."""
+    capsys.readouterr()
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("hanyi: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+TINY = str(REPO / "configs" / "tiny.yaml")
+
+
+@pytest.mark.parametrize("override, fragments", [
+    ("nosuch.key=1", ["'nosuch'", "data", "model", "train"]),  # unknown section
+    ("train.max_step=5", ["train.max_step", "max_steps", "warmup_steps"]),
+    ("model.d_model=big", ["model.d_model", "must be int"]),
+    ("tokenizer.model_type=sentencepiece", ["'unigram'", "'bpe'"]),  # Literal choices
+    ("model.n_heads=3", ["divisible"]),
+    ("model.d_model", ["key.sub=value"]),  # no '='
+    ("model=3", ["model", "mapping"]),
+])
+def test_bad_overrides_name_the_key_and_the_valid_choices(capsys, override, fragments):
+    line = user_error(capsys, "prepare", TINY, "--set", override)
+    for fragment in fragments:
+        assert fragment in line
+
+
+def test_config_file_that_is_not_yaml_names_the_line(capsys, tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  d_model: 64\n  n_heads: [4\n", encoding="utf-8")
+    assert f"{config}:" in user_error(capsys, "prepare", str(config))
+    config.write_bytes(b"name: \xff\xfe\n")
+    assert "not UTF-8" in user_error(capsys, "prepare", str(config))
+    config.write_text("- just\n- a list\n", encoding="utf-8")
+    assert "mapping" in user_error(capsys, "prepare", str(config))
+
+
+def test_prepare_errors_name_the_data_file(capsys, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data:\n  root: {tmp_path}\n  dir: {tmp_path / 'out'}\n"
+                      "  sources: [{name: c, path: missing.tsv}]\n", encoding="utf-8")
+    assert str(tmp_path / "missing.tsv") in user_error(capsys, "prepare", str(config))
+    (tmp_path / "missing.tsv").write_text("no tab\nstill no tab\n", encoding="utf-8")
+    assert "no training pairs" in user_error(capsys, "prepare", str(config))
+
+
+def test_training_on_unprepared_data_says_what_is_missing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec of the test process
+    line = user_error(capsys, "train", TINY, "--out", str(tmp_path / "run"), "--device", "cpu",
+                      "--set", f"data.dir={tmp_path / 'nothing'}")
+    assert str(tmp_path / "nothing") in line
+
+
+def test_corrupt_model_files_are_one_line(capsys, model, tmp_path):
+    import shutil
+
+    for name, content, fragment in [("meta.json", b"{oops", "meta.json"),
+                                    ("config.yaml", b"model: [\n", "config.yaml"),
+                                    ("src.model", b"garbage", "src.model")]:
+        broken = tmp_path / name
+        shutil.copytree(model, broken)
+        (broken / name).write_bytes(content)
+        assert fragment in user_error(capsys, "translate", "--model", str(broken), "Hi.")
+
+
+def test_input_and_output_file_errors(capsys, model, tmp_path):
+    missing = tmp_path / "missing.en"
+    assert "not found" in user_error(capsys, "translate", "--model", model, "-i", str(missing))
+    good = tmp_path / "in.en"
+    good.write_text("Hi.\n", encoding="utf-8")
+    line = user_error(capsys, "translate", "--model", model, "-i", str(good), "-o",
+                      str(tmp_path / "no" / "dir" / "out.zh"))
+    assert str(tmp_path / "no" / "dir") in line
+    assert "not both" in user_error(capsys, "translate", "--model", model, "-i", str(good), "Hi.")
+    bad_ref = tmp_path / "ref.zh"
+    bad_ref.write_bytes(b"\xe4\xbd\n")  # a truncated UTF-8 character on line 1
+    line = user_error(capsys, "evaluate", "--model", model, "--src", str(good), "--ref",
+                      str(bad_ref))
+    assert f"{bad_ref}:1" in line and "invalid UTF-8" in line
