@@ -33,7 +33,7 @@ _SPACE_AROUND_CJK_PUNCT = re.compile(r"\s*([，。？！；：、）])\s*|\s*(�
 _FULLWIDTH_PUNCT = {",": "，", "!": "！", "?": "？", ";": "；", ":": "：", "(": "（", ")": "）"}
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 # ASCII punctuation right after a Chinese character (or full-width punctuation) ...
-_PUNCT_AFTER_HAN = re.compile(rf"(?<=[{_HAN}）」』”])\s*([,!?;:])")
+_PUNCT_AFTER_HAN = re.compile(rf"(?<=[{_HAN}）」』”])\s*([,!?;:]+)")  # a run: "?!" too
 # ... or an ASCII "(" before one, a ")" after one.
 _PAREN_BEFORE_HAN = re.compile(rf"\(\s*(?=[{_HAN}])")
 _PAREN_AFTER_HAN = re.compile(rf"(?<=[{_HAN}])\s*\)")
@@ -69,7 +69,8 @@ def normalize_zh(text: str) -> str:
     text = text.replace("\u3000", " ").translate(_FULLWIDTH_ALNUM)
     text = _WS.sub(" ", text).strip()
     text = to_simplified(text)
-    text = _PUNCT_AFTER_HAN.sub(lambda m: _FULLWIDTH_PUNCT[m.group(1)], text)
+    text = _PUNCT_AFTER_HAN.sub(
+        lambda m: "".join(_FULLWIDTH_PUNCT[c] for c in m.group(1)), text)
     text = _PERIOD_AFTER_HAN.sub("。", text)
     text = _PAREN_BEFORE_HAN.sub("（", text)
     text = _PAREN_AFTER_HAN.sub("）", text)
