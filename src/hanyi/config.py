@@ -256,6 +256,12 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return tuple(_coerce(v, a, where) for v, a in zip(value, get_args(tp)))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 (PyYAML) reads 3e-4 as a string (it wants 3.0e-4); accept it as a number.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if tp in (int, float, str, bool):
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise ConfigError(f"{where} must be {tp.__name__}, got {value!r}")
