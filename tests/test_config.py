@@ -60,3 +60,38 @@ def test_readme_documents_every_config_key():
 def test_model_config_validates_heads():
     with pytest.raises(ConfigError, match="divisible"):
         ModelConfig(d_model=30, n_heads=4)
+
+
+def test_every_config_section_round_trips_through_yaml_with_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  d_model: 64\n  n_heads: 4\ntrain:\n  max_steps: 10\n"
+                    "  betas: [0.9, 0.99]\n", encoding="utf-8")
+    cfg = load_config(path, ["model.norm_position=post", "decode.beam_size=5",
+                             "train.lr=3e-4", "data.sources=[{name: a, path: a.tsv}]"])
+    assert cfg.model.d_model == 64 and cfg.model.norm_position == "post"
+    assert cfg.decode.beam_size == 5 and cfg.train.lr == 3e-4
+    assert cfg.train.betas == (0.9, 0.99)  # a YAML list becomes the typed tuple
+    assert cfg.data.sources[0].name == "a" and cfg.data.sources[0].format == "tsv"
+    assert config_from_yaml_text(config_to_yaml(cfg)) == cfg
+
+
+@pytest.mark.parametrize("section, values, fragment", [
+    ("decode", {"beam_size": 2, "nbest": 3}, "nbest"),
+    ("decode", {"beam_size": 0}, "beam_size"),
+    ("train", {"max_tokens": 8}, "max_tokens"),
+    ("train", {"accumulate": 0}, "accumulate"),
+    ("model", {"dropout": 1.5}, "dropout"),
+    ("model", {"encoder_layers": 0}, "encoder_layers"),
+    ("data", {"sources": [{"name": "x"}]}, "path"),
+    ("data", {"sources": [{"name": "x", "path": "p", "role": "validation"}]}, "'dev'"),
+])
+def test_invalid_values_fail_at_load_time_with_a_clear_message(section, values, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        from_dict(ExperimentConfig, {section: values})
+
+
+def test_config_errors_are_config_errors_not_type_errors():
+    for bad in ({"model": 3}, {"train": {"betas": 0.9}}, {"data": {"sources": "a.tsv"}},
+                {"model": {"tie_target_embeddings": "yes"}}):
+        with pytest.raises(ConfigError):
+            from_dict(ExperimentConfig, bad)

@@ -24,3 +24,41 @@ def test_normalize_en_and_detokenize():
     assert normalize_en("  I’m   ﬁne,\tthanks! ") == "I'm fine, thanks!"
     assert detokenize_zh("我 是 New York 人 。") == "我是 New York 人。"  # Latin keeps spaces
     assert detokenize_zh("你好 ， 世界") == "你好，世界"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("ＨＥＬＬＯ　ｗｏｒｌｄ！", "HELLO world!"),  # full-width -> ASCII (NFKC)
+    ("“Quoted” ‘text’", "\"Quoted\" 'text'"),
+    ("a\u00a0b\u2003c\n", "a b c"),  # every Unicode space collapses
+    ("", ""),
+])
+def test_normalize_en_cases(raw, expected):
+    assert normalize_en(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("我們喜歡學習漢語。", "我们喜欢学习汉语。"),  # t2s
+    ("“你好”，他說。", "“你好”，他说。"),  # full-width punctuation and quotes kept
+    ("我住在 New York 。", "我住在 New York。"),
+    ("他有 3 本书 .", "他有 3 本书。"),
+    ("真的吗 ?!", "真的吗？！"),
+    ("   ", ""),
+])
+def test_normalize_zh_cases(raw, expected):
+    assert normalize_zh(raw) == expected
+
+
+def test_normalisation_is_idempotent():
+    for text in ["他掌握會議可真有一套.", "你 好 , 汤姆 ?", "价格是3.5元.", "我叫(汤姆)。"]:
+        once = normalize_zh(text)
+        assert normalize_zh(once) == once
+    for text in ["  I’m   ﬁne,\tthanks! ", "ＨＥＬＬＯ"]:
+        assert normalize_en(normalize_en(text)) == normalize_en(text)
+
+
+def test_detokenized_chinese_has_no_space_between_chinese_characters():
+    import re
+
+    out = detokenize_zh("我 们 是 学 生 ， 你 呢 ？ 他 说 “ 好 ” 。")
+    assert not re.search(r"[\u4e00-\u9fff，。？！]\s+[\u4e00-\u9fff，。？！]", out)
+    assert out.startswith("我们是学生，你呢？")
