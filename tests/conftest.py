@@ -82,8 +82,16 @@ def random_model(toy_vocabs, small_model_config):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, shared_data) -> Path:
-    """Prepare + train configs/tiny.yaml through the CLI; returns the run directory."""
+    """Prepare + train configs/tiny.yaml through the CLI; returns the run directory.
+
+    HANYI_TINY_RUN=DIR reuses a finished one (DIR/data, DIR/run/best), e.g. while iterating
+    on CLI tests; tests only read it.
+    """
     from hanyi.cli.__main__ import main
+
+    reuse = os.environ.get("HANYI_TINY_RUN")
+    if reuse and (Path(reuse) / "run" / "best" / "model.safetensors").is_file():
+        return Path(reuse)
 
     root = tmp_path_factory.mktemp("tiny")
     common = ["--set", f"data.root={shared_data}", "--set", f"data.dir={root / 'data'}"]
