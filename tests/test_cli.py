@@ -4,12 +4,17 @@ configs/tiny.yaml (via the `tiny_run` fixture)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from hanyi.cli.__main__ import COMMANDS
 
-from conftest import hanyi
+from conftest import REPO, hanyi
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +78,46 @@ def test_python_dash_m_and_help_of_every_command():
     for command in COMMANDS:
         proc = hanyi(command, "--help")
         assert proc.returncode == 0 and b"usage: hanyi " + command.encode() in proc.stdout
+
+
+def test_console_script_is_the_same_program_as_python_dash_m():
+    script = shutil.which("hanyi", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the `hanyi` console script is not installed in this environment")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    for args in (["--version"], ["translate", "--help"]):
+        console = subprocess.run([script, *args], capture_output=True, env=env, timeout=120)
+        module = hanyi(*args)
+        assert console.returncode == module.returncode == 0
+        assert console.stdout == module.stdout
+
+
+def test_blank_lines_and_crlf_keep_the_line_count(model):
+    proc = hanyi("translate", "--model", model, "--beam", "1", stdin=b"\n\n\n")
+    assert proc.returncode == 0 and proc.stdout == b"\n\n\n"
+    proc = hanyi("translate", "--model", model, "--beam", "3", "--nbest", "2",
+                 stdin=b"Hello.\r\n\r\nI am tired.\r\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+    assert all("\r" not in line for line in lines)
+
+
+def test_evaluate_writes_one_hypothesis_per_source_line(model, tiny_run, tmp_path):
+    data = tiny_run / "data"
+    src = tmp_path / "src.en"
+    src.write_text("".join(data.joinpath("test.en").read_text("utf-8").splitlines(True)[:20]),
+                   encoding="utf-8")
+    ref = tmp_path / "ref.zh"
+    ref.write_text("".join(data.joinpath("test.zh").read_text("utf-8").splitlines(True)[:20]),
+                   encoding="utf-8")
+    hyp = tmp_path / "hyp.zh"
+    proc = hanyi("evaluate", "--model", model, "--src", str(src), "--ref", str(ref),
+                 "--hyp-out", str(hyp), "--json", "--beam", "1")
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    assert report["sentences"] == 20 and len(hyp.read_text("utf-8").splitlines()) == 20
+    assert report["chrf"]["signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0")
+    # the same hypotheses as `translate` with the same settings
+    translated = hanyi("translate", "--model", model, "--beam", "1", "-i", str(src))
+    assert translated.stdout.decode() == hyp.read_text("utf-8")

@@ -65,3 +65,45 @@ def test_attention_weights_come_back_for_visualisation(random_model):
     out = random_model.decode_step(start, memory, src_padding, None, need_weights=True)
     assert out.attention.shape == (2, 2, 4, 5)  # (L, B, H, S)
     torch.testing.assert_close(out.attention.sum(-1), torch.ones(2, 2, 4))
+
+
+def test_embeddings_are_scaled_by_sqrt_d_model_and_pad_starts_at_zero(random_model):
+    embed = random_model.src_embed
+    tokens = torch.tensor([[5, 7, random_model.src_ids.pad]])
+    out = embed(tokens)
+    torch.testing.assert_close(out[0, :2], embed.weight[[5, 7]] * 32 ** 0.5)
+    assert (out[0, 2] == 0).all()
+
+
+def test_decode_step_returns_normalised_log_probabilities(random_model):
+    src = torch.randint(4, 30, (3, 5))
+    memory, src_padding = random_model.encode(src)
+    out = random_model.decode_step(random_model.start_tokens(3, src.device), memory,
+                                   src_padding, None)
+    assert out.log_probs.shape == (3, random_model.output_proj.out_features)
+    assert out.log_probs.dtype == torch.float32
+    torch.testing.assert_close(out.log_probs.logsumexp(-1), torch.zeros(3), atol=1e-5, rtol=0)
+
+
+def test_dropout_is_active_in_training_and_off_in_eval(toy_vocabs, small_model_config):
+    small_model_config.dropout = 0.3
+    model = build_model(small_model_config, *toy_vocabs)
+    src, tgt = torch.randint(4, 30, (2, 6)), torch.randint(4, 30, (2, 5))
+    model.train()
+    assert not torch.equal(model(src, tgt), model(src, tgt))
+    model.eval()
+    assert torch.equal(model(src, tgt), model(src, tgt))
+
+
+def test_source_padding_never_leaks_into_the_decoder(random_model):
+    """Cross-attention masks padded source keys: the decoder gives the same output whatever
+    the encoder produced at padded positions."""
+    src = torch.randint(4, 30, (1, 7))
+    src[0, 4:] = random_model.src_ids.pad
+    tgt = torch.randint(4, 30, (1, 4))
+    memory, src_padding = random_model.encode(src)
+    noisy = memory.clone()
+    noisy[0, 4:] = torch.randn(3, memory.size(-1)) * 100
+    a, _, _ = random_model.decode(tgt, memory, src_padding)
+    b, _, _ = random_model.decode(tgt, noisy, src_padding)
+    torch.testing.assert_close(a, b)
