@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -97,8 +98,14 @@ def tiny_run(tmp_path_factory, shared_data) -> Path:
     common = ["--set", f"data.root={shared_data}", "--set", f"data.dir={root / 'data'}"]
     assert main(["prepare", str(REPO / "configs" / "tiny.yaml"), *common]) == 0
     os.environ.setdefault("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec inside pytest
-    assert main(["train", str(REPO / "configs" / "tiny.yaml"), "--out", str(root / "run"),
-                 "--device", "cpu", *common]) == 0
+    # `train` installs its Ctrl-C/SIGTERM handlers (save and stop); give pytest its own back.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert main(["train", str(REPO / "configs" / "tiny.yaml"), "--out",
+                     str(root / "run"), "--device", "cpu", *common]) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     return root
 
 
