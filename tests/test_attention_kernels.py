@@ -25,8 +25,8 @@ B, H, T, DH = 2, 2, 21, 4
 
 
 def make_kernel(name: str, **overrides) -> AttentionKernel:
-    fields = dict(d_model=H * DH, n_heads=H, attention_window=4, attention_block=4,
-                  attention_features=16, attention_rank=8, max_positions=64)
+    fields = {"d_model": H * DH, "n_heads": H, "attention_window": 4, "attention_block": 4,
+              "attention_features": 16, "attention_rank": 8, "max_positions": 64}
     torch.manual_seed(0)
     return ATTENTION_KERNELS[name].from_config(ModelConfig(**{**fields, **overrides}), "encoder")
 

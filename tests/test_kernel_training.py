@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import synthetic_sentences
 
 from hanyi.config import DecodeConfig
 from hanyi.data.batch import collate
@@ -16,7 +17,6 @@ from hanyi.decoding import search
 from hanyi.model import build_model
 from hanyi.model.attention import ATTENTION_KERNELS
 from hanyi.training.loss import label_smoothed_nll
-from conftest import synthetic_sentences
 
 STEPS = 40
 

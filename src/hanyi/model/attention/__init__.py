@@ -45,7 +45,7 @@ SITE_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder (causal) 
               "cross": "encoder-decoder (cross) attention"}
 
 
-def build_kernel(cfg: "ModelConfig", site: str) -> AttentionKernel:
+def build_kernel(cfg: ModelConfig, site: str) -> AttentionKernel:
     """The kernel configured for ``site`` ("encoder", "decoder" or "cross"), validated.
 
     Raises ConfigError for an unknown name or a kernel that cannot serve this site (for
@@ -61,6 +61,6 @@ def build_kernel(cfg: "ModelConfig", site: str) -> AttentionKernel:
     return kernel.from_config(cfg, site)
 
 
-from hanyi.model.attention.multihead import MultiHeadAttention  # noqa: E402  (needs the registry)
+from hanyi.model.attention.multihead import MultiHeadAttention
 
 __all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel", "get_kernel"]

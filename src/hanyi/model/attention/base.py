@@ -52,7 +52,7 @@ class AttentionKernel(nn.Module):
         return True
 
     @classmethod
-    def from_config(cls, cfg: "ModelConfig", site: str) -> "AttentionKernel":
+    def from_config(cls, cfg: ModelConfig, site: str) -> AttentionKernel:
         """Build the kernel for one attention site ("encoder", "decoder" or "cross")."""
         return cls(dropout=cfg.attention_dropout)
 

@@ -49,7 +49,7 @@ class BigBirdAttention(AttentionKernel):
         self.register_buffer("seed", torch.randint(0, 2**31 - 1, (1,)))
 
     @classmethod
-    def from_config(cls, cfg, site: str) -> "BigBirdAttention":
+    def from_config(cls, cfg, site: str) -> BigBirdAttention:
         return cls(cfg.attention_block, cfg.attention_window, cfg.attention_global_blocks,
                    cfg.attention_random_blocks, cfg.attention_dropout)
 

@@ -50,7 +50,7 @@ def kernelized_attention(phi_q: torch.Tensor, phi_k: torch.Tensor, v: torch.Tens
 
 
 def _causal(phi_q, phi_k, v, offset: int, chunk: int) -> torch.Tensor:
-    b, h, t_q, m = phi_q.shape  # (B, H, Tq, M)
+    b, h, t_q, _ = phi_q.shape  # (B, H, Tq, M)
     if phi_k.size(2) != offset + t_q:
         raise ValueError("causal attention expects Tk = offset + Tq (cached keys + new ones)")
     state = phi_k[:, :, :offset].transpose(-2, -1) @ v[:, :, :offset]  # (B, H, M, Dh) cached

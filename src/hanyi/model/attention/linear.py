@@ -12,11 +12,13 @@ the shared engine.
 
 Not an approximation of softmax attention but a different similarity, learned with it
 (``exact = False``): it never equals `reference`. Attention dropout is not applied
-(deviation: there is no weight matrix to drop from).
+(deviation: there is no weight matrix to drop from). Computed in float32 even under bf16
+autocast (the prefix sums run over the whole sequence).
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from hanyi.model.attention.base import AttentionKernel
@@ -29,6 +31,10 @@ class LinearAttention(AttentionKernel):
     exact = False
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
-        phi_q, phi_k = F.elu(q) + 1, F.elu(k) + 1  # (B, H, T, Dh), positive
-        out = kernelized_attention(phi_q, phi_k, v, mask)  # (B, H, Tq, Dh)
-        return out, (implied_weights(phi_q, phi_k, mask) if need_weights else None)
+        with torch.autocast(q.device.type, enabled=False):  # long prefix sums: float32
+            wide = torch.promote_types(q.dtype, torch.float32)  # bf16 -> fp32; fp64 stays
+            q32, k32, v32 = q.to(wide), k.to(wide), v.to(wide)
+            phi_q, phi_k = F.elu(q32) + 1, F.elu(k32) + 1  # (B, H, T, Dh), positive
+            out = kernelized_attention(phi_q, phi_k, v32, mask)  # (B, H, Tq, Dh)
+            weights = implied_weights(phi_q, phi_k, mask).to(q.dtype) if need_weights else None
+        return out.to(q.dtype), weights

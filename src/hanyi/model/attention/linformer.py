@@ -46,7 +46,7 @@ class LinformerAttention(AttentionKernel):
         self.proj_v = nn.Parameter(torch.randn(rank, max_length) / math.sqrt(rank))  # F
 
     @classmethod
-    def from_config(cls, cfg, site: str) -> "LinformerAttention":
+    def from_config(cls, cfg, site: str) -> LinformerAttention:
         return cls(cfg.attention_rank, cfg.max_positions, cfg.attention_dropout)
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):

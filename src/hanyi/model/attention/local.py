@@ -51,7 +51,7 @@ class LocalAttention(AttentionKernel):
         self.window = window
 
     @classmethod
-    def from_config(cls, cfg, site: str) -> "LocalAttention":
+    def from_config(cls, cfg, site: str) -> LocalAttention:
         return cls(cfg.attention_window, cfg.attention_dropout)
 
     def spans(self, t_q: int, t_k: int, mask: AttentionMask, device: torch.device):

@@ -20,7 +20,8 @@ largest possible exponent, max_r |ω_r|²/2 (ω·x − |x|²/2 ≤ |ω|²/2), a 
 cancels and, unlike a maximum over the keys, depends on no (future) token.
 Deviations, flagged: the features are drawn once when the model is built and saved with
 it (a buffer), not redrawn during training as the paper suggests; attention dropout is
-not applied (there is no weight matrix to drop from).
+not applied (there is no weight matrix to drop from); under bf16 autocast the features
+and sums are still computed in float32 (exp amplifies rounding errors).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class PerformerAttention(AttentionKernel):
         self.register_buffer("features", orthogonal_features(n_features, d_head))  # (M, Dh)
 
     @classmethod
-    def from_config(cls, cfg, site: str) -> "PerformerAttention":
+    def from_config(cls, cfg, site: str) -> PerformerAttention:
         return cls(cfg.attention_features, cfg.d_model // cfg.n_heads, cfg.attention_dropout)
 
     def feature_map(self, x: torch.Tensor, is_query: bool) -> torch.Tensor:
@@ -72,6 +73,10 @@ class PerformerAttention(AttentionKernel):
         return torch.exp(exponent - shift) / math.sqrt(omega.size(0))
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
-        phi_q, phi_k = self.feature_map(q, True), self.feature_map(k, False)
-        out = kernelized_attention(phi_q, phi_k, v, mask)  # (B, H, Tq, Dh)
-        return out, (implied_weights(phi_q, phi_k, mask) if need_weights else None)
+        with torch.autocast(q.device.type, enabled=False):  # exp and sums: float32
+            wide = torch.promote_types(q.dtype, torch.float32)  # bf16 -> fp32; fp64 stays
+            q32, k32, v32 = q.to(wide), k.to(wide), v.to(wide)
+            phi_q, phi_k = self.feature_map(q32, True), self.feature_map(k32, False)
+            out = kernelized_attention(phi_q, phi_k, v32, mask)  # (B, H, Tq, Dh)
+            weights = implied_weights(phi_q, phi_k, mask).to(q.dtype) if need_weights else None
+        return out.to(q.dtype), weights
