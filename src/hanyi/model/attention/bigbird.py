@@ -47,6 +47,7 @@ class BigBirdAttention(AttentionKernel):
         self.global_blocks, self.random_blocks = global_blocks, random_blocks
         # Saved with the model: the random pattern is a function of (seed, number of blocks).
         self.register_buffer("seed", torch.randint(0, 2**31 - 1, (1,)))
+        self._patterns: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
     def from_config(cls, cfg, site: str) -> BigBirdAttention:
@@ -57,7 +58,13 @@ class BigBirdAttention(AttentionKernel):
         """Key blocks per query block: indices (nb, n_sel) and validity (nb, n_sel).
 
         Invalid entries are out-of-range window blocks and repeats within a row (a key
-        attended twice would count twice in the softmax)."""
+        attended twice would count twice in the softmax). Cached per (seed, n_blocks)."""
+        key = (int(self.seed), n_blocks)
+        if key not in self._patterns:
+            self._patterns[key] = self._draw_pattern(n_blocks)
+        return self._patterns[key]
+
+    def _draw_pattern(self, n_blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
         rows = torch.arange(n_blocks)[:, None]  # (nb, 1)
         window = rows + torch.arange(-self.window_blocks, self.window_blocks + 1)  # (nb, 2w+1)
         glob = torch.arange(self.global_blocks).expand(n_blocks, -1)  # (nb, g)
