@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `hanyi translate ... | head`
         return 0
+    except OSError as exc:  # unreadable / unwritable paths named by the user
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hanyi: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -39,8 +39,12 @@ class TqdmReporter:
     def update(self, step, metrics):
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{metrics['lr']:.2e}",
-                                 tok_s=f"{metrics['tokens_per_s']:.0f}", refresh=False)
+            postfix = {"loss": f"{metrics['loss']:.3f}", "lr": f"{metrics['lr']:.2e}",
+                       "tok_s": f"{metrics['tokens_per_s']:.0f}"}
+            if "remaining_s" in metrics:
+                minutes, seconds = divmod(int(metrics["remaining_s"]), 60)
+                postfix["left"] = f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+            self.bar.set_postfix(postfix, refresh=False)
 
     def message(self, text):
         if self.enabled:

@@ -4,7 +4,10 @@ sentence share its line, separated by tabs."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+from typing import TextIO
 
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
 from hanyi.errors import InputError
@@ -50,17 +53,30 @@ def format_line(translation, scores: bool) -> str:
     return one(translation.text, translation.score) if translation.text else ""
 
 
+def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:
+    for start in range(0, len(lines), CHUNK):
+        for translation in translator.translate(lines[start:start + CHUNK]):
+            out.write(format_line(translation, scores) + "\n")
+        out.flush()
+
+
 def run(args) -> int:
     setup_logging(args.verbose)
     lines = gather_lines(args)
     translator = load_translator(args)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    if not args.output:
+        write_translations(translator, lines, sys.stdout, args.scores)
+        return 0
+    # -o: write beside the target and rename at the end, so an interrupted run never leaves
+    # a half-written file (or clobbers an existing one).
+    target = Path(args.output)
+    if not target.parent.is_dir():
+        raise InputError(f"cannot write {target}: no directory {target.parent}")
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        for start in range(0, len(lines), CHUNK):
-            for translation in translator.translate(lines[start:start + CHUNK]):
-                out.write(format_line(translation, args.scores) + "\n")
-            out.flush()
+        with open(tmp, "w", encoding="utf-8") as out:
+            write_translations(translator, lines, out, args.scores)
+        os.replace(tmp, target)
     finally:
-        if out is not sys.stdout:
-            out.close()
+        tmp.unlink(missing_ok=True)
     return 0

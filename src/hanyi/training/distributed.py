@@ -29,10 +29,12 @@ class Distributed:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if device_type == "cuda":
+            torch.cuda.set_device(local_rank)  # one GPU per process, chosen by torchrun
         if not torch_dist.is_initialized():
             torch_dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        return cls(torch_dist.get_rank(), torch_dist.get_world_size(),
-                   int(os.environ.get("LOCAL_RANK", "0")))
+        return cls(torch_dist.get_rank(), torch_dist.get_world_size(), local_rank)
 
     @property
     def enabled(self) -> bool:
@@ -76,6 +78,22 @@ class Distributed:
 
     def any(self, flag: bool) -> bool:
         return self.sum(1.0 if flag else 0.0) > 0 if self.enabled else flag
+
+    def max(self, value: float) -> float:
+        """The largest ``value`` over all ranks (e.g. elapsed time, so limits agree)."""
+        if not self.enabled:
+            return value
+        tensor = torch.tensor([float(value)], dtype=torch.float64, device=self._device())
+        torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MAX)
+        return tensor.item()
+
+    def all_gather_object(self, obj) -> list:
+        """Every rank's ``obj``, in rank order (e.g. RNG states for the checkpoint)."""
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world_size
+        torch_dist.all_gather_object(out, obj)
+        return out
 
     def broadcast_object(self, obj):
         if not self.enabled:

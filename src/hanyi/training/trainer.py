@@ -13,7 +13,6 @@ continues as if it had never stopped.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -27,17 +26,18 @@ from typing import Callable, Protocol
 
 import torch
 
-from hanyi.checkpoint import (LoadedModel, average_weights, load_training_state, load_weights,
+from hanyi.checkpoint import (average_weights, load_training_state, load_weights,
                               save_checkpoint)
-from hanyi.config import ExperimentConfig, config_to_yaml, replace
+from hanyi.config import ExperimentConfig, config_to_yaml
 from hanyi.data.batch import Batch
-from hanyi.data.dataset import ParallelData, epoch_batches, load_split, make_batch
-from hanyi.evaluation.metrics import bleu
+from hanyi.data.dataset import epoch_batches, load_split, make_batch
 from hanyi.model import build_model
 from hanyi.tokenization import Vocab
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
+from hanyi.training.precision import autocast
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
+from hanyi.training.validation import dev_bleu, dev_loss
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,13 @@ class TrainState:
     best_bleu: float = -1.0
     best_step: int = 0
     bad_evals: int = 0  # evaluations since the last improvement
+    last_eval_step: int = 0
 
 
 def seed_everything(seed: int) -> None:
     """The one place where seeds are set."""
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-def autocast(device: torch.device, enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 def train_step(model, batches: list[Batch], optimizer, lr: float, cfg, pad_id: int,
@@ -107,35 +102,6 @@ def train_step(model, batches: list[Batch], optimizer, lr: float, cfg, pad_id: i
             "tokens": n_tokens, "grad_norm": float(grad_norm), "lr": lr}
 
 
-@torch.no_grad()
-def dev_loss(model, data: ParallelData, src_vocab: Vocab, tgt_vocab: Vocab, max_tokens: int,
-             device: torch.device, bf16: bool) -> float:
-    """Per-token NLL (no smoothing) on the dev set."""
-    model.eval()
-    total = tokens = 0.0
-    for indices in epoch_batches(data, max_tokens, 0, 0, shuffle=False):
-        batch = make_batch(data, indices, src_vocab, tgt_vocab).to(device)
-        with autocast(device, bf16):
-            logits = model(batch.src, batch.tgt_in)
-        _, nll = label_smoothed_nll(logits, batch.tgt_out, tgt_vocab.pad_id, 0.0)
-        total += nll.item()
-        tokens += batch.n_tokens
-    return total / max(tokens, 1)
-
-
-def dev_bleu(model, cfg: ExperimentConfig, data: ParallelData, src_vocab: Vocab,
-             tgt_vocab: Vocab, device: torch.device, n: int) -> float:
-    """Greedy BLEU on the first ``n`` dev sentences, through the real inference pipeline
-    (so it equals what `hanyi evaluate` would report for this model with beam 1)."""
-    from hanyi.inference import Translator  # the same text pipeline as `hanyi translate`
-
-    model.eval()
-    loaded = LoadedModel(model, cfg, src_vocab, tgt_vocab, {}, Path("."))
-    translator = Translator(loaded, replace(cfg.decode, beam_size=1, nbest=1), device)
-    hyps = [t.text for t in translator.translate(data.src_text[:n])]
-    return bleu(hyps, data.tgt_text[:n]).score
-
-
 class Trainer:
     """Builds everything from the config, then ``run()`` trains until a limit is hit."""
 
@@ -156,7 +122,9 @@ class Trainer:
         self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len)
         seed_everything(cfg.train.seed)
         self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab).to(device)
-        self.ddp_model = self.dist.wrap(self.model)
+        self.ddp_model = self.dist.wrap(self.model)  # DDP copies rank 0's weights everywhere
+        if self.dist.enabled:  # different dropout masks on different ranks
+            torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
         self.optimizer = build_optimizer(self.model, cfg.train)
         self.state = TrainState()
         self.writer = None
@@ -177,31 +145,39 @@ class Trainer:
         saved = load_training_state(path)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.state = TrainState(**saved["state"])
-        torch.set_rng_state(saved["rng_torch"])
-        if torch.cuda.is_available() and saved.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state_all(saved["rng_cuda"])
-        random.setstate(_py_rng_from_saved(saved["rng_python"]))
+        rng = saved["rng"]
+        mine = rng[self.dist.rank] if self.dist.rank < len(rng) else rng[0]
+        torch.set_rng_state(mine["torch"])
+        if torch.cuda.is_available() and mine.get("cuda") is not None:
+            torch.cuda.set_rng_state(mine["cuda"])
+        random.setstate(_py_rng_from_saved(mine["python"]))
         self.reporter.message(f"resumed from {path} at step {self.state.step}")
         return True
 
-    def save(self, name: str, meta: dict | None = None, with_state: bool = True) -> Path:
-        """Save a checkpoint under RUN/NAME (atomic). Only rank 0 writes."""
+    def rng_states(self) -> list[dict]:
+        """Every rank's RNG states (a collective: all ranks must call it)."""
+        cuda = torch.cuda.is_available() and self.device.type == "cuda"
+        mine = {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
+                "python": _py_rng_to_saved(random.getstate())}
+        return self.dist.all_gather_object(mine)
+
+    def save(self, name: str, meta: dict | None = None, rng: list | None = None) -> Path:
+        """Save a checkpoint under RUN/NAME (atomic); with ``rng`` it can be resumed."""
         training_state = None
-        if with_state:
-            training_state = {
-                "optimizer": self.optimizer.state_dict(), "state": asdict(self.state),
-                "rng_torch": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "rng_python": _py_rng_to_saved(random.getstate())}
+        if rng is not None:
+            training_state = {"optimizer": self.optimizer.state_dict(),
+                              "state": asdict(self.state), "rng": rng}
         meta = {"step": self.state.step, "epoch": self.state.epoch, **(meta or {})}
         return save_checkpoint(self.run_dir / name, self.model, self.cfg, self.src_vocab,
                                self.tgt_vocab, meta, training_state)
 
     def save_step(self) -> None:
+        rng = self.rng_states()  # gathered from every rank, written by rank 0
         if not self.dist.is_main:
             return
         name = f"checkpoints/step_{self.state.step:08d}"
-        self.save(name)
+        self.save(name, rng=rng)
         _atomic_write(self.run_dir / "LATEST", name + "\n")
         self.prune_checkpoints()
 
@@ -218,8 +194,9 @@ class Trainer:
                       and ".tmp-" not in p.name)
 
     # ------------------------------------------------------------- evaluation
-    def evaluate(self) -> dict:
-        """Dev loss and dev BLEU (decided on rank 0, shared with every rank)."""
+    def evaluate(self, collective: bool = True) -> dict:
+        """Dev loss and dev BLEU, computed on rank 0 and (if ``collective``) sent to every
+        rank, so early stopping and best-model choices are made once, identically."""
         t = self.cfg.train
         result = {"dev_loss": float("nan"), "dev_bleu": float("nan")}
         if self.dist.is_main:
@@ -227,11 +204,12 @@ class Trainer:
                                           self.tgt_vocab, t.max_tokens, self.device, t.bf16)
             result["dev_bleu"] = dev_bleu(self.model, self.cfg, self.dev_data, self.src_vocab,
                                           self.tgt_vocab, self.device, t.dev_bleu_sentences)
-        return self.dist.broadcast_object(result)
+        return self.dist.broadcast_object(result) if collective else result
 
     def after_evaluation(self, result: dict) -> None:
         """Keep the best model, count evaluations without improvement, log history."""
         s = self.state
+        s.last_eval_step = s.step
         improved = result["dev_bleu"] > s.best_bleu
         if improved:
             s.best_bleu, s.best_step, s.bad_evals = result["dev_bleu"], s.step, 0
@@ -239,9 +217,10 @@ class Trainer:
             s.bad_evals += 1
         if self.dist.is_main:
             if improved:
-                self.save("best", {**result, "selected_by": "dev_bleu"}, with_state=False)
+                self.save("best", {**result, "selected_by": "dev_bleu"})
             self.log_scalars(result)
-            record = {"step": s.step, "epoch": s.epoch, **result, "best_bleu": s.best_bleu}
+            record = {"step": s.step, "epoch": s.epoch, "train_minutes": round(s.elapsed / 60, 2),
+                      "target_tokens": s.target_tokens, **result, "best_bleu": s.best_bleu}
             with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
         self.reporter.message(
@@ -317,9 +296,11 @@ class Trainer:
                                  self.device, self.dist)
             now = time.perf_counter()
             s.step += 1
-            s.elapsed += now - clock
-            s.target_tokens += metrics["tokens"]
+            s.elapsed = self.dist.max(s.elapsed + now - clock)  # every rank agrees on limits
+            s.target_tokens += int(metrics["tokens"])
             metrics["tokens_per_s"] = metrics["tokens"] / max(now - clock, 1e-9)
+            if t.max_minutes:  # a time budget: the bar shows the time left as its ETA
+                metrics["remaining_s"] = max(t.max_minutes * 60 - s.elapsed, 0.0)
             clock = now
             self.reporter.update(s.step, metrics)
             if s.step % t.log_every == 0:
@@ -338,32 +319,33 @@ class Trainer:
     def finish(self, reason: str) -> dict:
         """Final evaluation if needed, checkpoint averaging; returns the run summary."""
         s = self.state
-        if reason != "interrupted" and s.best_step != s.step and s.step > 0:
+        if reason != "interrupted" and s.last_eval_step != s.step and s.step > 0:
             self.after_evaluation(self.evaluate())
         summary = {"reason": reason, "step": s.step, "epoch": s.epoch,
                    "elapsed_minutes": round(s.elapsed / 60, 2), "best_bleu": s.best_bleu,
                    "best_step": s.best_step, "target_tokens": s.target_tokens}
-        if reason != "interrupted" and self.cfg.train.average_last > 1 and self.dist.is_main:
+        if reason != "interrupted" and self.cfg.train.average_last > 1:
             summary.update(self.average())
         if self.dist.is_main:
             _atomic_write(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary
 
     def average(self) -> dict:
-        """Average the last N step checkpoints; it replaces `best` if its dev BLEU is higher."""
+        """Average the last N step checkpoints; it replaces `best` if its dev BLEU is higher.
+        Rank 0 only (the others have nothing to do)."""
         paths = self.step_checkpoints()[-self.cfg.train.average_last:]
-        if len(paths) < 2:
+        if len(paths) < 2 or not self.dist.is_main:
             return {}
         current = {k: v.clone() for k, v in self.model.state_dict().items()}
         averaged = average_weights(paths)
         if self.cfg.model.tie_target_embeddings:
             averaged.setdefault("output_proj.weight", averaged.get("tgt_embed.weight"))
         self.model.load_state_dict(averaged, strict=False)
-        result = self.evaluate()
+        result = self.evaluate(collective=False)
         meta = {**result, "averaged_from": [p.name for p in paths]}
-        self.save("averaged", meta, with_state=False)
+        self.save("averaged", meta)
         if result["dev_bleu"] > self.state.best_bleu:
-            self.save("best", {**meta, "selected_by": "dev_bleu"}, with_state=False)
+            self.save("best", {**meta, "selected_by": "dev_bleu"})
         self.model.load_state_dict(current)
         self.reporter.message(f"averaged {len(paths)} checkpoints: dev BLEU "
                               f"{result['dev_bleu']:.2f} (best single {self.state.best_bleu:.2f})")

@@ -1,0 +1,155 @@
+"""Search semantics on a hand-scripted toy model (exact hypotheses and scores), and
+invariants on a random Transformer (beam 1 == greedy, batch == one by one)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from hanyi.config import DecodeConfig
+from hanyi.decoding import beam_search, greedy_search, search
+from hanyi.model.transformer import SpecialIds, StepOutput
+
+PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
+
+
+@dataclass
+class ToyCache:
+    tokens: torch.Tensor  # (N, t) every token fed so far
+
+    def select(self, index):
+        return ToyCache(self.tokens.index_select(0, index))
+
+
+class ScriptedModel:
+    """Next-token probabilities looked up from the prefix (without <s>). Anything not in
+    the script ends the sentence (EOS certain). Uses exactly the interface search needs."""
+
+    tgt_ids = SpecialIds(PAD, BOS, EOS)
+
+    def __init__(self, script: dict[tuple, dict[int, float]], default=None):
+        self.script, self.default = script, default or {EOS: 1.0}
+
+    def encode(self, src):
+        return src.float().unsqueeze(-1), src != PAD  # (B, S, 1), (B, S)
+
+    def decode_step(self, tgt, memory, src_padding, cache, need_weights=False):
+        tokens = tgt if cache is None else torch.cat([cache.tokens, tgt], 1)
+        rows = []
+        for prefix in tokens[:, 1:].tolist():
+            probs = self.script.get(tuple(prefix), self.default)
+            row = torch.full((5,), float("-inf"))
+            for token, p in probs.items():
+                row[token] = math.log(p) if p > 0 else float("-inf")
+            rows.append(row)
+        return StepOutput(torch.stack(rows), ToyCache(tokens), None)
+
+
+SCRIPT = {
+    (): {A: 0.6, B: 0.4},
+    (A,): {EOS: 0.4, A: 0.35, B: 0.25},
+    (B,): {EOS: 0.9, A: 0.05, B: 0.05},
+}
+SRC = torch.tensor([[5, 6, 7]])
+
+
+def cfg(**kw) -> DecodeConfig:
+    base = dict(beam_size=1, nbest=1, length_penalty=0.0, max_len_a=0.0, max_len_b=10)
+    return DecodeConfig(**{**base, **kw})
+
+
+def test_greedy_takes_the_locally_best_token():
+    (hyp,), = greedy_search(ScriptedModel(SCRIPT), SRC, cfg())
+    assert hyp.tokens == [A]
+    assert hyp.log_prob == pytest.approx(math.log(0.6 * 0.4))
+
+
+def test_beam_finds_the_better_sentence_greedy_misses():
+    hyps, = beam_search(ScriptedModel(SCRIPT), SRC, cfg(beam_size=2, nbest=2))
+    assert [h.tokens for h in hyps] == [[B], [A]]
+    assert [h.log_prob for h in hyps] == pytest.approx([math.log(0.36), math.log(0.24)])
+
+
+@pytest.mark.parametrize("alpha, order", [(0.0, [[B], [A], [A, A]]), (1.0, [[B], [A, A], [A]])])
+def test_length_penalty_reranks_finished_hypotheses(alpha, order):
+    hyps, = beam_search(ScriptedModel(SCRIPT), SRC, cfg(beam_size=3, nbest=3,
+                                                        length_penalty=alpha))
+    assert [h.tokens for h in hyps] == order
+    probs = {(B,): 0.36, (A,): 0.24, (A, A): 0.6 * 0.35}
+    for h in hyps:  # score = log P / (tokens incl. EOS) ** alpha
+        expected = math.log(probs[tuple(h.tokens)]) / (len(h.tokens) + 1) ** alpha
+        assert h.score == pytest.approx(expected)
+
+
+def test_eos_is_never_the_first_token():
+    model = ScriptedModel({(): {EOS: 0.9, A: 0.1}})
+    for decode in (cfg(), cfg(beam_size=2)):
+        assert search(model, SRC, decode)[0][0].tokens == [A]
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_length_cap_forces_eos(beam):
+    never_stops = ScriptedModel({}, default={A: 0.7, B: 0.3})
+    hyps, = search(never_stops, SRC, cfg(beam_size=beam, max_len_a=1.0, max_len_b=2))
+    assert len(hyps[0].tokens) == 3 * 1 + 2 - 1  # a*S + b tokens, the last one EOS
+
+
+@pytest.mark.parametrize("n, expected", [(0, [A, A, A, A]), (1, [A, B]), (2, [A, A, B, A])])
+def test_no_repeat_ngram(n, expected):
+    loves_a = ScriptedModel({}, default={A: 0.9, B: 0.06, EOS: 0.04})
+    hyps, = greedy_search(loves_a, SRC, cfg(max_len_b=5, no_repeat_ngram_size=n))
+    assert hyps[0].tokens == expected
+
+
+def test_nbest_is_sorted_and_bounded():
+    hyps, = beam_search(ScriptedModel(SCRIPT), SRC, cfg(beam_size=3, nbest=2))
+    assert len(hyps) == 2 and hyps[0].score >= hyps[1].score
+
+
+def chaotic(random_model):
+    """Scale the weights so a random model's outputs are not all the same token."""
+    with torch.no_grad():
+        for p in random_model.parameters():
+            p.mul_(4)
+    return random_model
+
+
+def test_beam_of_one_equals_greedy(random_model):
+    model = chaotic(random_model)
+    torch.manual_seed(3)
+    src = torch.randint(4, 30, (4, 7))
+    src[2, 4:] = model.src_ids.pad
+    decode = cfg(max_len_a=1.0, max_len_b=4, length_penalty=1.0)
+    greedy = greedy_search(model, src, decode)
+    beam = beam_search(model, src, decode)
+    for g, b in zip(greedy, beam):
+        assert g[0].tokens == b[0].tokens
+        assert g[0].score == pytest.approx(b[0].score, abs=1e-4)
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_batch_decoding_equals_one_by_one(random_model, beam):
+    model = chaotic(random_model)
+    torch.manual_seed(4)
+    lengths = [7, 3, 5]
+    src = torch.full((3, 7), model.src_ids.pad)
+    for row, n in enumerate(lengths):
+        src[row, :n] = torch.randint(4, 30, (n,))
+    decode = cfg(beam_size=beam, max_len_a=1.0, max_len_b=4)
+    together = search(model, src, decode)
+    for row, n in enumerate(lengths):
+        alone = search(model, src[row:row + 1, :n], decode)
+        assert alone[0][0].tokens == together[row][0].tokens
+        assert alone[0][0].score == pytest.approx(together[row][0].score, abs=1e-4)
+
+
+def test_attention_follows_the_chosen_hypothesis(random_model):
+    src = torch.randint(4, 30, (2, 6))
+    for beam in (1, 3):
+        hyps = search(random_model, src, cfg(beam_size=beam, max_len_b=5), need_attention=True)
+        for sentence in hyps:
+            h = sentence[0]
+            assert h.attention.shape == (len(h.tokens) + 1, 2, 4, 6)  # (T+EOS, L, H, S)

@@ -1,0 +1,122 @@
+"""`prepare` on a small synthetic fixture: filters counted with file:line, exact-pair dedupe,
+held-out English never in training, determinism, script and punctuation normalisation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
+from hanyi.data.corpus import english_key
+from hanyi.data.prepare import prepare
+from hanyi.errors import DataError
+
+from conftest import synthetic_sentences
+
+
+def write_fixture(root: Path) -> None:
+    en, zh = synthetic_sentences(300, seed=1)
+    lines = [f"{e}\t{z}" for e, z in zip(en, zh)]
+    lines += [
+        "Where is the station?\t車站在哪裡?",  # Traditional + ASCII '?' -> 车站在哪里？
+        "Hello.\t你好。\tCC-BY attribution",  # 3 fields in a 2-field file
+        "just english\tjust english",  # no Chinese
+        "\t空的",  # empty English
+        "x" * 400 + "\t太长了",  # too long
+        "A very long English sentence that is far too long for this.\t是",  # ratio
+    ]
+    data = "\ufeff" + "\n".join(lines)  # BOM, and no trailing newline
+    (root / "pool.tsv").write_bytes(data.encode("utf-8") + b"\n\xff\xfe broken\tline")
+    (root / "extra.en").write_text("I like tea.\nThe cat sleeps.\n", encoding="utf-8")
+    (root / "extra.zh").write_text("我喜欢茶。\n猫在睡觉。\n", encoding="utf-8")
+
+
+def config(root: Path, out: Path, seed: int = 7) -> DataConfig:
+    return DataConfig(root=str(root), dir=str(out), dev_size=20, test_size=20, seed=seed,
+                      sources=[SourceConfig(name="pool", path="pool.tsv", role="pool"),
+                               SourceConfig(name="extra", path="extra", format="parallel")])
+
+
+TOKENIZER = TokenizerConfig(src_vocab_size=60, tgt_vocab_size=80)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("raw")
+    write_fixture(root)
+    out = root / "prepared"
+    stats = prepare(config(root, out), TOKENIZER)
+    return root, out, stats
+
+
+def read(out: Path, name: str) -> list[str]:
+    return (out / name).read_text(encoding="utf-8").splitlines()
+
+
+def test_every_filter_is_counted_with_file_and_line(prepared):
+    root, out, stats = prepared
+    assert stats["filters"]["fields"] == 1
+    assert stats["filters"]["no_han"] == 1
+    assert stats["filters"]["empty"] == 1
+    assert stats["filters"]["too_long"] == 1
+    assert stats["filters"]["ratio"] == 1
+    assert stats["filters"]["utf8"] == 1
+    rejects = read(out, "rejects.tsv")
+    assert any(r.startswith(f"{root / 'pool.tsv'}:302\tfields") for r in rejects)
+    assert any(r.startswith(f"{root / 'pool.tsv'}:307\tutf8") for r in rejects)
+
+
+def test_exact_duplicate_pairs_are_removed_and_counted(prepared):
+    _, out, stats = prepared
+    assert stats["filters"]["duplicate"] > 0  # 300 draws from 30 possible pairs
+    pairs = list(zip(read(out, "train.en"), read(out, "train.zh")))
+    assert len(pairs) == len(set(pairs))
+    # 307 records; the malformed two (fields, utf8) are counted as dropped, not read
+    assert stats["sources"]["pool"]["read"] == 305
+
+
+def test_no_dev_or_test_english_in_training(prepared):
+    _, out, stats = prepared
+    train = {english_key(e) for e in read(out, "train.en")}
+    held = [english_key(e) for e in read(out, "dev.en") + read(out, "test.en")]
+    assert held and not train & set(held)
+    assert len(held) == len(set(held))  # one pair per English sentence
+    assert stats["held_out"]["train_pairs_removed_as_leaks"] >= 0
+    assert json.loads((out / "stats.json").read_text())["splits"]["dev"] == len(read(out, "dev.en"))
+
+
+def test_chinese_is_simplified_with_full_width_punctuation(prepared):
+    _, out, _ = prepared
+    everything = dict(zip(read(out, "train.en") + read(out, "dev.en") + read(out, "test.en"),
+                          read(out, "train.zh") + read(out, "dev.zh") + read(out, "test.zh")))
+    assert everything["Where is the station?"] == "车站在哪里？"
+    assert "I like tea." in everything  # the parallel source is read too
+
+
+def test_splits_are_deterministic_from_the_seed(prepared, tmp_path):
+    root, out, _ = prepared
+    again = tmp_path / "again"
+    prepare(config(root, again), TOKENIZER)
+    for name in ("train.en", "dev.en", "test.zh"):
+        assert read(again, name) == read(out, name)
+    other = tmp_path / "other"
+    prepare(config(root, other, seed=8), TOKENIZER)
+    assert read(other, "dev.en") != read(out, "dev.en")
+
+
+def test_misaligned_parallel_files_are_an_error(tmp_path):
+    (tmp_path / "bad.en").write_text("one\ntwo\n", encoding="utf-8")
+    (tmp_path / "bad.zh").write_text("一\n", encoding="utf-8")
+    cfg = DataConfig(root=str(tmp_path), dir=str(tmp_path / "out"),
+                     sources=[SourceConfig(name="bad", path="bad", format="parallel")])
+    with pytest.raises(DataError, match="line-aligned"):
+        prepare(cfg, TOKENIZER)
+
+
+def test_missing_source_file_is_an_error(tmp_path):
+    cfg = DataConfig(root=str(tmp_path), dir=str(tmp_path / "out"),
+                     sources=[SourceConfig(name="x", path="nope.tsv")])
+    with pytest.raises(DataError, match="nope.tsv"):
+        prepare(cfg, TOKENIZER)
