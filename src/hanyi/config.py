@@ -111,11 +111,16 @@ class ModelConfig:
             raise ConfigError(
                 f"model.d_model ({self.d_model}) must be divisible by model.n_heads ({self.n_heads})"
             )
-        for name in ("d_model", "n_heads", "d_ff", "encoder_layers", "decoder_layers"):
+        for name in ("d_model", "n_heads", "d_ff", "encoder_layers", "decoder_layers",
+                     "attention_window", "attention_block", "attention_features",
+                     "attention_rank", "max_positions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError("model.dropout must be in [0, 1)")
+        for name in ("attention_global_blocks", "attention_random_blocks"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"model.{name} must be >= 0")
 
     def kernel_for(self, site: Literal["encoder", "decoder", "cross"]) -> str:
         chosen = {

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from hanyi.config import ModelConfig
-from hanyi.model.attention import get_kernel
+from hanyi.model.attention import build_kernel
 from hanyi.model.cache import DecoderCache
 from hanyi.model.embeddings import ScaledEmbedding, SinusoidalPositions
 from hanyi.model.layers import DecoderLayer, EncoderLayer
@@ -47,8 +47,8 @@ class Transformer(nn.Module):
         self.positions = SinusoidalPositions(d, cfg.max_positions)
         self.embed_dropout = nn.Dropout(drop)  # §5.4: dropout on embeddings + positions
 
-        def kernel(site):
-            return get_kernel(cfg.kernel_for(site)).from_config(cfg, site)
+        def kernel(site):  # validated per site: a clear ConfigError, never a late crash
+            return build_kernel(cfg, site)
 
         self.encoder_layers = nn.ModuleList(
             EncoderLayer(d, cfg.n_heads, cfg.d_ff, drop, cfg.norm_position, kernel("encoder"))

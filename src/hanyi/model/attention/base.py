@@ -43,7 +43,16 @@ class AttentionKernel(nn.Module):
         self.dropout = dropout
 
     @classmethod
-    def from_config(cls, cfg: "ModelConfig", site: str) -> "AttentionKernel":
+    def supports_site(cls, site: str) -> bool:
+        """Can this kernel serve ``site``: "encoder" (self), "decoder" (causal self), "cross"?"""
+        if site == "decoder":
+            return cls.supports_causal
+        if site == "cross":
+            return cls.supports_cross
+        return True
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, site: str) -> AttentionKernel:
         """Build the kernel for one attention site ("encoder", "decoder" or "cross")."""
         return cls(dropout=cfg.attention_dropout)
 
@@ -54,3 +63,8 @@ class AttentionKernel(nn.Module):
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: AttentionMask,
                 need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
+
+    def check_mask(self, mask: AttentionMask) -> None:
+        """Refuse a causal mask in a kernel that cannot honour it (never silently ignore it)."""
+        if mask.causal and not self.supports_causal:
+            raise ValueError(f"{type(self).__name__} cannot apply a causal mask")

@@ -72,6 +72,8 @@ class MultiHeadAttention(nn.Module):
         q, (k, v) = self.project(x, memory, cache)
         kernel = self.kernel
         if need_weights and not kernel.returns_weights:
+            if not kernel.exact:  # `reference` would compute a different attention
+                raise ValueError(f"{type(kernel).__name__} cannot return attention weights")
             kernel = self._weights_kernel  # same maths, but it can hand back the weights
         out, weights = kernel(q, k, v, mask, need_weights=need_weights)  # (B, H, Tq, Dh)
         return self.out_proj(self.merge_heads(out)), weights, (k, v)  # (B, Tq, D)
