@@ -85,6 +85,7 @@ def app_from_env():
     from hanyi.inference import Translator
     from hanyi.serving import create_app
 
+    setup_logging()  # a fresh process: the parent's logging setup is not inherited
     spec = json.loads(os.environ[SPEC_ENV])
     cfg = from_dict(ServeConfig, spec["serve"], "serve")
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
