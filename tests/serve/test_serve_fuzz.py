@@ -20,7 +20,7 @@ from hanyi.serving import create_app
 
 SPECIALS = ["😀", "👩‍👩‍👧", "🇨🇳", "\u0000", "\u0007", "\u001b[31m", "\u200b", "\u202e", "\ufeff",
             "<script>alert(1)</script>", "<b>bold</b>", "&amp;&lt;", "\r\n", "\t", "中文", "ｆｕｌｌ",
-            "e\u0301", "\U0001d54f", "\\", '"']
+            "e\u0301", "\U0001d54f", "\\", '"', "\ud800", "\udfff"]
 # Every code point hypothesis knows, lone surrogates (category Cs) included.
 ANY_CHAR = st.characters(codec=None, exclude_categories=())
 TEXT = st.lists(st.one_of(st.text(ANY_CHAR, max_size=20), st.sampled_from(SPECIALS)),
@@ -33,14 +33,20 @@ JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.
                                     TEXT), lambda inner: st.lists(inner, max_size=4)
                           | st.dictionaries(st.text(max_size=6), inner, max_size=4),
                           max_leaves=12)
-REQUEST = st.one_of(
+WELL_FORMED = st.one_of(  # reach the model: random text, valid options
+    st.fixed_dictionaries({"text": TEXT}, optional={"beam": st.integers(1, 4),
+                                                    "attention": st.booleans(),
+                                                    "attention_heads": st.booleans()}),
+    st.fixed_dictionaries({"texts": st.lists(TEXT, max_size=5)},
+                          optional={"beam": st.integers(1, 3), "attention": st.booleans()}))
+MALFORMED = st.one_of(  # wrong types and values, huge texts, any JSON at all
     st.fixed_dictionaries({"text": st.one_of(TEXT, HUGE)},
                           optional={"beam": OPTION, "nbest": OPTION, "attention": OPTION,
                                     "attention_heads": OPTION}),
     st.fixed_dictionaries({"texts": st.lists(st.one_of(TEXT, JSON_VALUE), max_size=5)},
                           optional={"beam": OPTION, "attention": OPTION}),
-    JSON_VALUE,
-)
+    JSON_VALUE)
+REQUEST = st.one_of(WELL_FORMED, WELL_FORMED, MALFORMED)
 
 
 @pytest.fixture(scope="module")
