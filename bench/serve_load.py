@@ -136,6 +136,19 @@ def percentile(values: list[float], q: float) -> float:
         else (values[0] if values else float("nan"))
 
 
+def sample_rss_while(threads: list[threading.Thread], pid: int | None) -> list[float]:
+    """Server RSS every 5 s until the clients finish: flat after warm-up, or growing?"""
+    samples, next_at = [], time.monotonic() + 5
+    while any(thread.is_alive() for thread in threads):
+        time.sleep(0.2)
+        if pid is not None and time.monotonic() >= next_at:
+            samples.append(round(rss_mib(pid), 1))
+            next_at += 5
+    for thread in threads:
+        thread.join()
+    return samples
+
+
 def run_load(url: str, args, pid: int | None) -> dict:
     body = json.dumps({"text": args.text, **({"beam": args.beam} if args.beam else {})})
     warm = Load(url, body.encode(), time.monotonic() + 120, args.warmup)
@@ -147,8 +160,7 @@ def run_load(url: str, args, pid: int | None) -> dict:
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    samples = sample_rss_while(threads, pid)
     wall = time.perf_counter() - t0
     after = get_json(url, "/api/health")["queue"]
     lat = sorted(load.latencies)
@@ -160,7 +172,8 @@ def run_load(url: str, args, pid: int | None) -> dict:
             "p99_ms": round(percentile(lat, 99) * 1000, 1),
             "errors": sum(load.errors.values()), "errors_by_status": load.errors,
             "mean_batch": round((after["texts"] - before["texts"]) / batches, 2),
-            "rss_before_mib": rss_before, "rss_after_mib": rss_mib(pid)}
+            "rss_before_mib": rss_before, "rss_after_mib": rss_mib(pid),
+            "rss_every_5s_mib": samples}
 
 
 def main(argv=None) -> int:
