@@ -58,6 +58,13 @@ def rss_mib(pid: int | None) -> float | None:
     return None
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -184,8 +191,8 @@ def main(argv=None) -> int:
         pid = proc.pid
     else:
         url = args.url
-        if not ipaddress.ip_address(urlparse(url).hostname or "0.0.0.0").is_loopback:
-            raise SystemExit("--url must be a loopback address (127.0.0.1 or ::1)")
+        if not is_loopback(urlparse(url).hostname or ""):
+            raise SystemExit("--url must be a loopback address (127.0.0.1, ::1, localhost)")
     try:
         result = run_load(url, args, pid)
     finally:
