@@ -195,14 +195,28 @@ class DecodeConfig:
 
 @dataclass
 class ServeConfig:
-    host: str = "127.0.0.1"
+    """`hanyi serve`: where it listens, what it accepts, how it queues and batches."""
+
+    host: str = "127.0.0.1"  # loopback only unless asked otherwise
     port: int = 8000
-    max_chars: int = 5000
-    max_texts: int = 64
-    queue_size: int = 256
-    timeout_s: float = 30.0
-    max_batch: int = 32
-    batch_wait_ms: float = 5.0
+    workers: int = 1  # uvicorn processes; each loads the model once
+    max_chars: int = 5000  # longest text accepted (longer -> 413)
+    max_texts: int = 64  # most texts in one request (more -> 413)
+    max_beam: int = 8  # largest beam a request may ask for
+    queue_size: int = 256  # texts waiting for the model; a full queue answers 503
+    timeout_s: float = 30.0  # per request, queueing included; later -> 504
+    max_batch: int = 32  # texts translated together (dynamic batching); 1 = off
+    batch_wait_ms: float = 5.0  # how long the batcher waits for more requests to join
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"serve.port must be in 0..65535, got {self.port}")
+        for name in ("workers", "max_chars", "max_texts", "max_beam", "queue_size",
+                     "max_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
+        if self.timeout_s <= 0 or self.batch_wait_ms < 0:
+            raise ConfigError("serve.timeout_s must be > 0 and serve.batch_wait_ms >= 0")
 
 
 @dataclass

@@ -1,0 +1,103 @@
+"""`hanyi serve`: the web page and HTTP API on uvicorn (127.0.0.1:8000 by default).
+
+The model loads once, before the server starts listening. With ``--workers N > 1``
+uvicorn runs N processes; each loads the model once (in ``app_from_env``) and gets
+cores / N torch threads, so the processes do not fight over the CPU.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+
+from hanyi.cli.common import add_model_args, load_translator
+from hanyi.config import DecodeConfig, ServeConfig, from_dict, to_dict
+from hanyi.runtime import setup_logging
+
+log = logging.getLogger(__name__)
+
+SPEC_ENV = "HANYI_SERVE_SPEC"  # how the parent hands the settings to worker processes
+FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max_chars",
+         "max_texts": "max_texts", "max_beam": "max_beam", "queue_size": "queue_size",
+         "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms"}
+
+
+def add_parser(sub) -> None:
+    d = ServeConfig()
+    p = sub.add_parser("serve", help="translation web page and HTTP API",
+                       description="Serve a translation web page at / and a JSON API at "
+                                   "/api/translate (docs at /docs).")
+    add_model_args(p)
+    p.add_argument("--host", help=f"address to bind (default: {d.host}, this machine only)")
+    p.add_argument("--port", type=int, help=f"port (default: {d.port})")
+    p.add_argument("--workers", type=int, help=f"server processes (default: {d.workers})")
+    p.add_argument("--max-chars", type=int, help=f"longest text (default: {d.max_chars})")
+    p.add_argument("--max-texts", type=int, help=f"texts per request (default: {d.max_texts})")
+    p.add_argument("--max-beam", type=int, help=f"largest beam (default: {d.max_beam})")
+    p.add_argument("--queue-size", type=int,
+                   help=f"texts waiting before 503 (default: {d.queue_size})")
+    p.add_argument("--timeout", type=float,
+                   help=f"seconds per request before 504 (default: {d.timeout_s:g})")
+    p.add_argument("--max-batch", type=int,
+                   help=f"texts batched together, 1 = no batching (default: {d.max_batch})")
+    p.add_argument("--batch-wait-ms", type=float,
+                   help=f"wait for a batch to fill (default: {d.batch_wait_ms:g})")
+    p.add_argument("--no-access-log", action="store_true", help="do not log every request")
+    p.set_defaults(run=run)
+
+
+def serve_config(args) -> ServeConfig:
+    values = {field: getattr(args, flag) for flag, field in FLAGS.items()
+              if getattr(args, flag) is not None}
+    return from_dict(ServeConfig, values, "serve")
+
+
+def run(args) -> int:
+    import uvicorn
+
+    setup_logging(args.verbose)
+    cfg = serve_config(args)
+    if not is_loopback(cfg.host):
+        log.warning("binding %s: the server is reachable from other machines", cfg.host)
+    translator = load_translator(args)
+    common = dict(host=cfg.host, port=cfg.port, log_config=None,
+                  access_log=not args.no_access_log)
+    log.info("serving %s on http://%s:%d/", translator.name, cfg.host, cfg.port)
+    if cfg.workers == 1:
+        from hanyi.serving import create_app
+
+        uvicorn.run(create_app(translator, cfg), **common)
+        return 0
+    spec = {"model": str(translator.loaded.path), "device": str(translator.device),
+            "decode": to_dict(translator.decode_cfg), "serve": to_dict(cfg)}
+    os.environ[SPEC_ENV] = json.dumps(spec)
+    del translator  # each worker process loads its own copy
+    uvicorn.run("hanyi.cli.serve:app_from_env", factory=True, workers=cfg.workers, **common)
+    return 0
+
+
+def app_from_env():
+    """uvicorn worker factory (``--workers N > 1``): the app from $HANYI_SERVE_SPEC."""
+    import torch
+
+    from hanyi.inference import Translator
+    from hanyi.serving import create_app
+
+    setup_logging()  # a fresh process: the parent's logging setup is not inherited
+    spec = json.loads(os.environ[SPEC_ENV])
+    cfg = from_dict(ServeConfig, spec["serve"], "serve")
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
+    decode = from_dict(DecodeConfig, spec["decode"], "decode")
+    translator = Translator.load(spec["model"], spec["device"], decode=decode)
+    return create_app(translator, cfg)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: uvicorn resolves it; we only decide whether to warn
+        return False

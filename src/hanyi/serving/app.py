@@ -1,0 +1,221 @@
+"""The FastAPI app behind `hanyi serve`: the JSON API, its docs and the web page.
+
+    app = create_app(Translator.load("models/hanyi-en-zh"), ServeConfig())
+
+Routes: ``POST /api/translate`` (see schemas.py), ``GET /api/health``, ``GET /docs``
+(OpenAPI, with Swagger UI served from the installed ``swagger-ui-bundle`` package, since
+these machines have no internet) and ``GET /`` (the page in static/).
+
+Every answer is JSON. Bad input gets a 4xx with ``{"error": message, "status": code}``:
+malformed JSON, invalid UTF-8 or an empty body -> 400; a missing or wrong field -> 422;
+too long or too many texts -> 413; a full queue -> 503; no answer within ``timeout_s`` ->
+504. A 500 means a bug in hanyi. The model never runs on the event loop: requests go
+through the :class:`DynamicBatcher`'s worker thread (batching.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import hanyi
+from hanyi.config import ServeConfig
+from hanyi.errors import HanyiError
+from hanyi.serving.batching import DynamicBatcher, QueueFullError
+from hanyi.serving.convert import to_item
+from hanyi.serving.schemas import (BatchTranslateResponse, ErrorResponse, HealthResponse,
+                                   LimitError, TranslateRequest, TranslateResponse,
+                                   check_limits)
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503, 504)}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status,
+                        headers=headers)
+
+
+async def read_json(request: Request, max_bytes: int) -> object:
+    """The request body as JSON: bounded in size, strict UTF-8, clear messages."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(413, f"request body too large ({declared} bytes; limit {max_bytes})")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ApiError(413, f"request body too large (over {max_bytes} bytes)")
+    try:
+        text = bytes(body).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"request body is not valid UTF-8 (bad byte at offset "
+                            f"{exc.start})") from None
+    if not text.strip():
+        raise ApiError(400, 'empty request body; send JSON such as {"text": "Hello."}')
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON at line {exc.lineno}, column {exc.colno}: "
+                            f"{exc.msg}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
+
+
+def parse_request(payload: object) -> TranslateRequest:
+    try:
+        return TranslateRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise ApiError(422, validation_message(exc.errors())) from None
+
+
+def validation_message(errors: list) -> str:
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request, exc: ApiError):
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request, exc: RequestValidationError):
+        return error_response(422, validation_message(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _bug(_request, exc: Exception):
+        log.exception("internal error", exc_info=exc)
+        return error_response(500, "internal server error (a bug in hanyi; see the log)")
+
+
+def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
+    """The app for one loaded :class:`~hanyi.inference.Translator`."""
+    cfg = cfg or ServeConfig()
+    batcher = DynamicBatcher(translator.translate, cfg.max_batch, cfg.batch_wait_ms,
+                             cfg.queue_size)
+    started = time.time()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        batcher.start()
+        yield
+        batcher.stop()
+
+    app = FastAPI(title="hanyi 汉译", version=hanyi.__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
+                  description="English→Chinese translation with a from-scratch Transformer.")
+    app.state.batcher, app.state.translator, app.state.serve_config = batcher, translator, cfg
+    install_error_handlers(app)
+    mount_pages(app)
+    # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
+    max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
+
+    @app.get("/api/health", response_model=HealthResponse)
+    async def health() -> HealthResponse:
+        return HealthResponse(
+            status="ok", model=translator.name, version=hanyi.__version__,
+            uptime_s=round(time.time() - started, 3), device=str(translator.device),
+            queue={"waiting": batcher.waiting, "capacity": cfg.queue_size,
+                   "batches": batcher.stats.batches, "texts": batcher.stats.texts},
+            model_meta={k: v for k, v in translator.loaded.meta.items()
+                        if isinstance(v, (str, int, float))})
+
+    @app.post("/api/translate", response_model=TranslateResponse | BatchTranslateResponse,
+              responses=ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": TranslateRequest.model_json_schema()}}}})
+    async def translate(request: Request):
+        """Translate ``text`` (one string) or ``texts`` (a list) from English to Chinese."""
+        t0 = time.perf_counter()
+        req = parse_request(await read_json(request, max_bytes))
+        results = await run_request(req, translator, batcher, cfg)
+        items = await run_in_threadpool(lambda: [to_item(r, req.attention_heads)
+                                                 for r in results])
+        elapsed = round((time.perf_counter() - t0) * 1000, 2)
+        if req.text is not None:
+            return TranslateResponse(**items[0].model_dump(), model=translator.name,
+                                     time_ms=elapsed)
+        return BatchTranslateResponse(translations=[i.translation for i in items], items=items,
+                                      model=translator.name, time_ms=elapsed)
+
+    return app
+
+
+async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher,
+                      cfg: ServeConfig) -> list:
+    """Check limits, queue the texts, wait (bounded) for the worker's translations."""
+    default = translator.decode_cfg
+    try:
+        check_limits(req, cfg, default.beam_size)
+        beam = req.beam or default.beam_size
+        decode = translator.with_options(beam_size=beam,
+                                         nbest=req.nbest or min(default.nbest, beam))
+    except LimitError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    except HanyiError as exc:
+        raise ApiError(422, str(exc)) from None
+    need_attention = req.attention or req.attention_heads
+    try:
+        future = batcher.submit(req.all_texts, decode, need_attention)
+    except QueueFullError as exc:
+        raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), cfg.timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(504, f"no translation within {cfg.timeout_s:g} s (the server is "
+                            f"overloaded or the text is very long)") from None
+    except HanyiError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def mount_pages(app: FastAPI) -> None:
+    """The web page, its assets and the API docs, all served locally (no CDN)."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    try:
+        import swagger_ui_bundle
+    except ImportError:  # the docs page needs the `serve` extra; the API works without it
+        log.warning("swagger-ui-bundle is not installed; /docs is off (/openapi.json works)")
+        return
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="hanyi API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")

@@ -1,0 +1,71 @@
+"""Fixtures for the `hanyi serve` tests.
+
+* ``tiny_translator``: the ``tiny_run`` model (a real trained checkpoint), loaded once;
+  $HANYI_SERVE_TEST_MODEL names another model directory instead.
+* ``client``: a TestClient for the app around it (lifespan on, so the batcher runs).
+* ``FakeTranslator``: a test double with the Translator interface whose ``translate`` can
+  be held on an event, to make the queue fill up or a request time out on purpose.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hanyi.config import DecodeConfig, ServeConfig
+from hanyi.inference import Translation, Translator
+from hanyi.serving import create_app
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(request) -> Path:
+    """$HANYI_SERVE_TEST_MODEL (any model dir, e.g. the shipped one), else tiny_run's."""
+    if os.environ.get("HANYI_SERVE_TEST_MODEL"):
+        return Path(os.environ["HANYI_SERVE_TEST_MODEL"])
+    return request.getfixturevalue("tiny_run") / "run" / "best"
+
+
+@pytest.fixture(scope="session")
+def tiny_translator(tiny_model_dir) -> Translator:
+    return Translator.load(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def client(tiny_translator):
+    with TestClient(create_app(tiny_translator, ServeConfig())) as test_client:
+        yield test_client
+
+
+class FakeTranslator:
+    """Echoes its input upper-cased; ``gate`` (when set) holds every call until released."""
+
+    def __init__(self, gate: threading.Event | None = None, delay_s: float = 0.0):
+        self.decode_cfg = DecodeConfig(beam_size=1)
+        self.gate, self.delay_s = gate, delay_s
+        self.entered = threading.Event()
+        self.name, self.device = "fake", "cpu"
+        self.loaded = type("Loaded", (), {"meta": {}})()
+        self.calls: list[list[str]] = []
+
+    def with_options(self, **changes) -> DecodeConfig:
+        return dataclasses.replace(self.decode_cfg, **changes)
+
+    def translate(self, texts, decode=None, need_attention=False):
+        self.calls.append(list(texts))
+        self.entered.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        if self.delay_s:
+            threading.Event().wait(self.delay_s)
+        return [Translation(text.upper(), score=-1.0) for text in texts]
+
+
+@pytest.fixture
+def fake_translator():
+    """The FakeTranslator class (a factory: ``fake_translator(gate)``)."""
+    return FakeTranslator

@@ -1,0 +1,168 @@
+"""The HTTP API through FastAPI's TestClient, on the tiny trained model.
+
+Pins: the answer shapes (single, batch, n-best, attention), that batching does not change
+a translation, every documented error status with a JSON message, the limits (413), a
+full queue (503), a timeout (504), that the event loop stays free while the model works,
+and that the page and the docs use only assets the app serves itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hanyi.config import ServeConfig
+from hanyi.serving import create_app
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def post(client, body):
+    return client.post("/api/translate", json=body)
+
+
+def test_single_text_gives_chinese(client, tiny_translator):
+    r = post(client, {"text": "I like tea."})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert CJK.search(data["translation"]), data
+    assert data["model"] == tiny_translator.name and data["time_ms"] > 0
+    assert data["attention"] is None
+    assert data["alternatives"][0]["text"] == data["translation"]
+
+
+def test_batch_keeps_order_and_matches_single_requests(client):
+    texts = ["Tom is here.", "", "I want to sleep.", "Thank you very much."]
+    r = post(client, {"texts": texts, "beam": 1})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert len(data["translations"]) == len(data["items"]) == len(texts)
+    assert data["translations"][1] == ""
+    for text, got in zip(texts, data["translations"]):
+        if text:
+            alone = post(client, {"text": text, "beam": 1}).json()["translation"]
+            assert got == alone
+
+
+def test_nbest_gives_sorted_alternatives(client):
+    data = post(client, {"text": "Where is the station?", "beam": 4, "nbest": 3}).json()
+    alternatives = data["alternatives"]
+    assert len(alternatives) == 3
+    assert alternatives[0]["text"] == data["translation"]
+    scores = [a["score"] for a in alternatives]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_attention_shapes_and_rows_sum_to_one(client, tiny_translator, per_head):
+    key = "attention_heads" if per_head else "attention"
+    att = post(client, {"text": "He reads a book.", key: True}).json()["attention"]
+    cfg = tiny_translator.loaded.config.model
+    layers, heads = cfg.decoder_layers, cfg.n_heads
+    tokens_t, tokens_s = len(att["tgt_tokens"]), len(att["src_tokens"])
+    assert att["tgt_tokens"][-1] == "</s>" and (att["layers"], att["heads"]) == (layers, heads)
+    maps = att["weights"] if not per_head else [h for layer in att["weights"] for h in layer]
+    assert len(att["weights"]) == layers
+    assert len(maps) == (layers * heads if per_head else layers)
+    for matrix in maps:
+        assert len(matrix) == tokens_t and all(len(row) == tokens_s for row in matrix)
+        assert all(abs(sum(row) - 1) < 1e-2 for row in matrix)  # softmax rows, rounded
+
+
+@pytest.mark.parametrize("body, status, message", [
+    (b"{bad json", 400, "malformed JSON at line 1"),
+    (b'{"text": "caf\xc3"}', 400, "not valid UTF-8"),
+    (b"", 400, "empty request body"),
+    (b"[1, 2]", 422, "valid dictionary"),
+    (b"{}", 422, "exactly one of"),
+    (b'{"text": "a", "texts": ["b"]}', 422, "exactly one of"),
+    (b'{"texts": "not a list"}', 422, "texts"),
+    (b'{"text": 42}', 422, "text"),
+    (b'{"text": "a", "colour": "red"}', 422, "colour"),
+    (b'{"text": "a", "beam": 0}', 422, "beam"),
+    (b'{"text": "a", "beam": 99}', 422, "larger than this server allows"),
+    (b'{"text": "a", "beam": 2, "nbest": 3}', 422, "nbest (3) must be <= beam (2)"),
+    (b'{"text": "\\ud800"}', 422, "surrogate"),
+    (b"[" * 50_000, 400, "nested too deeply"),
+])
+def test_bad_input_gets_json_error(client, body, status, message):
+    r = client.post("/api/translate", content=body,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert r.json()["status"] == status and message in r.json()["error"]
+
+
+def test_limits_answer_413(client):
+    r = post(client, {"text": "a" * 5001})
+    assert r.status_code == 413 and "5001 characters" in r.json()["error"]
+    r = post(client, {"texts": ["hi"] * 65})
+    assert r.status_code == 413 and "too many texts" in r.json()["error"]
+    r = client.post("/api/translate", content=b" " * 5_000_000)
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+
+
+def test_health_and_unknown_routes(client, tiny_translator):
+    data = client.get("/api/health").json()
+    assert data["status"] == "ok" and data["model"] == tiny_translator.name and data["version"]
+    assert data["uptime_s"] >= 0 and data["queue"]["capacity"] == 256
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and r.json()["error"]
+    assert client.get("/api/translate").status_code == 405
+
+
+def test_page_and_docs_use_only_local_assets(client):
+    for page in ("/", "/docs"):
+        html = client.get(page).text
+        assert client.get(page).status_code == 200
+        urls = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', html)
+        assert urls, page
+        for url in urls:
+            assert not re.match(r"(https?:)?//", url), f"{page} loads {url} from outside"
+            assert client.get(url).status_code == 200, url
+    assert "textarea" in client.get("/").text
+    assert client.get("/openapi.json").json()["paths"]["/api/translate"]["post"]["requestBody"]
+
+
+def test_full_queue_answers_503_and_timeout_504(fake_translator):
+    gate = threading.Event()
+    fake = fake_translator(gate)
+    cfg = ServeConfig(queue_size=2, timeout_s=0.5, max_batch=1)
+    with TestClient(create_app(fake, cfg)) as c:
+        first = post(c, {"text": "held"})  # runs, blocks on the gate, times out
+        assert first.status_code == 504 and "no translation within" in first.json()["error"]
+        assert post(c, {"texts": ["a", "b"]}).status_code == 504  # queued behind it
+        r = post(c, {"text": "one too many"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert "busy" in r.json()["error"]
+        gate.set()
+        deadline = time.monotonic() + 5
+        while c.get("/api/health").json()["queue"]["waiting"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert post(c, {"text": "free again"}).json()["translation"] == "FREE AGAIN"
+
+
+def test_event_loop_stays_free_while_the_model_works(fake_translator):
+    gate = threading.Event()
+    fake = fake_translator(gate)
+    with TestClient(create_app(fake, ServeConfig())) as c:
+        worker = threading.Thread(target=post, args=(c, {"text": "slow"}))
+        worker.start()
+        assert fake.entered.wait(5)
+        t0 = time.perf_counter()
+        assert c.get("/api/health").status_code == 200  # answered while translate() blocks
+        assert time.perf_counter() - t0 < 2
+        gate.set()
+        worker.join(5)
+
+
+def test_serve_cli_reports_a_missing_model(tmp_path, capsys):
+    from hanyi.cli.__main__ import main
+
+    assert main(["serve", "--model", str(tmp_path / "missing")]) == 2
+    assert "model directory not found" in capsys.readouterr().err
+    assert main(["serve", "--model", str(tmp_path), "--port", "70000"]) == 2
+    assert "serve.port" in capsys.readouterr().err
