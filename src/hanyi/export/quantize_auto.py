@@ -63,10 +63,10 @@ def _time_best(fn) -> float:
 
 
 def _measure(ctranslate2, folder: Path, compute_type: str, source, beam: int,
-             threads: int) -> tuple[dict, list[list[str]]]:
+             threads: int, max_len: int) -> tuple[dict, list[list[str]]]:
     translator = ctranslate2.Translator(str(folder), compute_type=compute_type,
                                         intra_threads=threads)
-    options = dict(max_decoding_length=256, min_decoding_length=1)
+    options = dict(max_decoding_length=max_len, min_decoding_length=1)
 
     def one_by_one():
         return [translator.translate_batch([s], beam_size=1, **options)[0] for s in source]
@@ -95,14 +95,18 @@ def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
               for s in sentences]
     supported = ctranslate2.get_supported_compute_types("cpu")
     candidates = [c for c in CANDIDATES if c in supported]
-    beam = loaded.config.decode.beam_size
+    decode = loaded.config.decode
+    beam = decode.beam_size
+    longest = max(len(s) for s in source)
+    max_len = min(int(longest * decode.max_len_a) + decode.max_len_b,
+                  loaded.config.model.max_positions) - 1
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="hanyi-auto-") as tmp:
         save_spec(loaded, "float32", Path(tmp))  # loaded below with each compute type
         reference = None
         for compute_type in candidates:
             stats, outputs = _measure(ctranslate2, Path(tmp), compute_type, source, beam,
-                                      threads)
+                                      threads, max_len)
             text = [detokenize_zh(loaded.tgt_vocab.sp.DecodePieces(o)) for o in outputs]
             reference = reference or text  # float32 comes first
             stats["bleu_vs_float32"] = round(bleu(text, reference).score, 2)

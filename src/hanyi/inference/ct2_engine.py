@@ -16,6 +16,13 @@ never <pad>, <s>       suppress_sequences=[["<pad>"], ["<s>"]]
 max_len = a·S + b      max_decoding_length = max_len - 1 (see below)
 =====================  ==============================================================
 
+Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, EOS at the first
+step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
+we set the banned log-probabilities to -inf *after* the softmax, so a score stays the
+model's probability. A trained model gives those tokens ~0 probability and the two agree
+(tests/test_export.py: identical beam-4 outputs and scores); on random weights the scores,
+and so beam rankings, can differ, while greedy token ids never do.
+
 Deviation at the length cap. Our search counts EOS in ``max_len`` and *forces* EOS at the
 cap, adding its log-probability to the score; CTranslate2 stops after
 ``max_decoding_length`` tokens and returns the hypothesis without EOS and without its
@@ -113,10 +120,16 @@ class CT2Engine:
                              "export; use the PyTorch model directory")
         caps = [int(len(ids) * cfg.max_len_a) + cfg.max_len_b for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
-        results = self.translator.translate_batch(source, **self._options(cfg, max(caps)))
+        results = self._translate(source, cfg, max(caps))
         out = [self._hypotheses(r, cfg.length_penalty) for r in results]
         for i, (hyps, cap) in enumerate(zip(out, caps)):
             if any(len(h.tokens) > cap - 1 for h in hyps):  # ran past its own cap: redo
-                redo = self.translator.translate_batch([source[i]], **self._options(cfg, cap))
-                out[i] = self._hypotheses(redo[0], cfg.length_penalty)
+                out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0],
+                                          cfg.length_penalty)
         return out
+
+    def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int):
+        try:
+            return self.translator.translate_batch(source, **self._options(cfg, max_len))
+        except RuntimeError as exc:  # e.g. a length beyond the position table
+            raise InputError(f"CTranslate2 could not translate this batch ({exc})") from None
