@@ -160,7 +160,7 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--worker", engine, "--work", work,
                    *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
                      if k in ("model", "src", "ref", "sentences", "batch1_sentences", "threads")]]
-            out = subprocess.run(cmd, capture_output=True, text=True)
+            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if out.returncode != 0:
                 sys.exit(f"{engine} failed:\n{out.stderr}")
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))

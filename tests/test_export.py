@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import synthetic_sentences
+
 from hanyi.checkpoint import LoadedModel
 from hanyi.config import ExperimentConfig
 from hanyi.errors import ConfigError, InputError, ModelLoadError
@@ -59,7 +59,7 @@ def test_float32_export_greedy_token_ids_match_torch(toy_vocabs, small_model_con
     export_ctranslate2(loaded, tmp_path / "ct2", "float32")
     texts = synthetic_sentences(24, seed=5)[0] + ["", "Tom"]
     ours = Translator(loaded).translate(texts)
-    theirs = Translator.load(tmp_path / "ct2").translate(texts)
+    theirs = Translator.load(tmp_path / "ct2", threads=1).translate(texts)
     assert [t.tgt_tokens for t in theirs] == [t.tgt_tokens for t in ours]
     assert len({t.text for t in ours}) >= 5, "degenerate model: the test would prove little"
     assert theirs[-2].text == "" and ours[-2].text == ""
@@ -75,7 +75,7 @@ def test_float32_export_greedy_no_repeat_ngram_matches(toy_vocabs, small_model_c
     cfg = dataclasses.replace(loaded.config.decode, no_repeat_ngram_size=2, max_len_a=0.0,
                               max_len_b=12)
     ours = Translator(loaded).translate(texts, cfg)
-    theirs = Translator.load(tmp_path / "ct2").translate(texts, cfg)
+    theirs = Translator.load(tmp_path / "ct2", threads=1).translate(texts, cfg)
     assert [t.tgt_tokens for t in theirs] == [t.tgt_tokens for t in ours]
     for t in theirs:
         bigrams = list(zip(t.tgt_tokens, t.tgt_tokens[1:]))
@@ -90,7 +90,8 @@ def beam_agreement(model_dir: Path, test_en: Path, tmp_path: Path, n: int = 100)
 
     export_ctranslate2(load_model_dir(model_dir), tmp_path / "f32", "float32")
     src = test_en.read_text(encoding="utf-8").splitlines()[:n]
-    ours_tr, theirs_tr = Translator.load(model_dir), Translator.load(tmp_path / "f32")
+    ours_tr = Translator.load(model_dir)
+    theirs_tr = Translator.load(tmp_path / "f32", threads=1)
     cfg = ours_tr.with_options(beam_size=4, nbest=2, length_penalty=0.6)
     same = 0
     for a, b in zip(ours_tr.translate(src, cfg), theirs_tr.translate(src, cfg)):
@@ -114,7 +115,8 @@ def test_export_metadata_and_sidecar_files(toy_vocabs, small_model_config, tmp_p
     from hanyi.export import export_ctranslate2
 
     loaded = random_loaded(toy_vocabs, small_model_config, tmp_path)
-    meta = export_ctranslate2(loaded, tmp_path / "ct2", "auto", sample=["Tom likes tea."])
+    meta = export_ctranslate2(loaded, tmp_path / "ct2", "auto", sample=["Tom likes tea."],
+                              threads=1)
     out = tmp_path / "ct2"
     for name in ("model.bin", "src.model", "tgt.model", "config.yaml", "hanyi_export.json"):
         assert (out / name).is_file(), name
@@ -144,7 +146,8 @@ def test_export_engine_rejects_torch_only_options(toy_vocabs, small_model_config
     with pytest.raises(ConfigError, match="drop --quantize"):
         Translator.load(tmp_path / "ct2", quantize="int8")
     with pytest.raises(InputError, match="attention weights"):
-        Translator.load(tmp_path / "ct2").translate(["Tom likes tea."], need_attention=True)
+        Translator.load(tmp_path / "ct2", threads=1).translate(["Tom likes tea."],
+                                                               need_attention=True)
 
 
 def test_torch_int8_quantization_is_quiet_and_cpu_only(toy_vocabs, small_model_config, tmp_path):
@@ -171,7 +174,7 @@ def check_int8_bleu(model_dir: Path, test_en: Path, test_zh: Path, tmp_path: Pat
     export_ctranslate2(load_model_dir(model_dir), tmp_path / "int8", "int8")
     engines = {"torch": Translator.load(model_dir),
                "torch-int8": Translator.load(model_dir, quantize="int8"),
-               "ct2-int8": Translator.load(tmp_path / "int8")}
+               "ct2-int8": Translator.load(tmp_path / "int8", threads=1)}
     scores = {}
     for name, translator in engines.items():
         cfg = translator.with_options(beam_size=1, nbest=1)

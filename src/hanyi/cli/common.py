@@ -101,9 +101,7 @@ def load_translator(args: argparse.Namespace):
     from hanyi.config import DecodeConfig, apply_overrides, from_dict, to_dict
     from hanyi.errors import ConfigError
     from hanyi.inference import Translator, default_model_path
-    from hanyi.runtime import pick_device
-
-    from hanyi.runtime import set_threads
+    from hanyi.runtime import pick_device, set_threads
 
     path = Path(args.model) if args.model else default_model_path()
     if args.threads < 0:

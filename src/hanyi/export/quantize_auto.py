@@ -66,7 +66,7 @@ def _measure(ctranslate2, folder: Path, compute_type: str, source, beam: int,
              threads: int, max_len: int) -> tuple[dict, list[list[str]]]:
     translator = ctranslate2.Translator(str(folder), compute_type=compute_type,
                                         intra_threads=threads)
-    options = dict(max_decoding_length=max_len, min_decoding_length=1)
+    options = {"max_decoding_length": max_len, "min_decoding_length": 1}
 
     def one_by_one():
         return [translator.translate_batch([s], beam_size=1, **options)[0] for s in source]

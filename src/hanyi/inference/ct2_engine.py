@@ -96,12 +96,12 @@ class CT2Engine:
         return f"ctranslate2-{self.compute_type}"
 
     def _options(self, cfg: DecodeConfig, max_len: int) -> dict:
-        return dict(beam_size=cfg.beam_size, num_hypotheses=cfg.nbest,
-                    length_penalty=cfg.length_penalty,
-                    no_repeat_ngram_size=cfg.no_repeat_ngram_size,
-                    min_decoding_length=1, suppress_sequences=self.suppress,
-                    max_decoding_length=max(1, max_len - 1), max_input_length=0,
-                    max_batch_size=cfg.batch_size, return_scores=True)
+        return {"beam_size": cfg.beam_size, "num_hypotheses": cfg.nbest,
+                "length_penalty": cfg.length_penalty,
+                "no_repeat_ngram_size": cfg.no_repeat_ngram_size,
+                "min_decoding_length": 1, "suppress_sequences": self.suppress,
+                "max_decoding_length": max(1, max_len - 1), "max_input_length": 0,
+                "max_batch_size": cfg.batch_size, "return_scores": True}
 
     def _hypotheses(self, result, length_penalty: float) -> list[Hypothesis]:
         hyps = []

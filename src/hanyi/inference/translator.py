@@ -86,7 +86,7 @@ class Translator:
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
              decode: DecodeConfig | None = None, quantize: str = "none",
-             threads: int = 0) -> "Translator":
+             threads: int = 0) -> Translator:
         """A model directory (PyTorch; ``quantize="int8"`` for dynamic int8) or a
         ``hanyi export`` directory (CTranslate2, with ``threads`` intra-op threads; 0 = its
         default)."""
