@@ -12,7 +12,7 @@ import sys
 from hanyi import __version__
 from hanyi.errors import HanyiError
 
-COMMANDS = ("prepare", "train", "translate", "evaluate", "serve")
+COMMANDS = ("prepare", "train", "translate", "evaluate", "serve", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

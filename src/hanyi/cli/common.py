@@ -85,6 +85,11 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-repeat-ngram", type=int, default=None,
                         help="forbid repeating any n-gram of this size (0 = off)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
+    parser.add_argument("--quantize", choices=("none", "int8"), default="none",
+                        help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
+                             "at small batches). CTranslate2 exports keep their own type")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for inference (0 = the engine's default)")
     add_device_arg(parser, default="cpu")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -96,10 +101,14 @@ def load_translator(args: argparse.Namespace):
     from hanyi.config import DecodeConfig, apply_overrides, from_dict, to_dict
     from hanyi.errors import ConfigError
     from hanyi.inference import Translator, default_model_path
-    from hanyi.runtime import pick_device
+    from hanyi.runtime import pick_device, set_threads
 
     path = Path(args.model) if args.model else default_model_path()
-    translator = Translator.load(path, pick_device(args.device))
+    if args.threads < 0:
+        raise ConfigError("--threads must be >= 0")
+    set_threads(args.threads)
+    translator = Translator.load(path, pick_device(args.device), quantize=args.quantize,
+                                 threads=args.threads)
     values = {"decode": to_dict(translator.decode_cfg)}
     for override in args.overrides:
         if not override.startswith("decode."):

@@ -7,11 +7,17 @@ English is normalised exactly as in `prepare`, encoded with the model's own
 SentencePiece model, sorted by length into batches (less padding), searched with the
 configured strategy, then decoded and detokenised. Output order and count always match
 the input; an empty line gives an empty translation.
+
+The search itself runs in an *engine*: :class:`TorchEngine` (our PyTorch model, optionally
+int8-quantized) for a model directory, or :class:`CT2Engine` for a directory written by
+``hanyi export`` (detected by its ``hanyi_export.json``). Both share everything else here,
+so their outputs differ only by arithmetic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -19,10 +25,12 @@ from pathlib import Path
 
 import torch
 
-from hanyi.checkpoint import LoadedModel, load_model_dir
+from hanyi.checkpoint import LoadedModel, load_config_file, load_model_dir
 from hanyi.config import DecodeConfig
-from hanyi.decoding import Hypothesis, search
-from hanyi.tokenization import detokenize_zh, normalize_en
+from hanyi.decoding import Hypothesis
+from hanyi.errors import ConfigError, ModelLoadError
+from hanyi.inference.torch_engine import TorchEngine
+from hanyi.tokenization import Vocab, detokenize_zh, normalize_en
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +55,60 @@ class Translation:
     attention: torch.Tensor | None = None  # (L, H, T, S) cross-attention, if asked
 
 
+def is_export_dir(path: Path) -> bool:
+    from hanyi.export.ctranslate2 import is_export_dir as check
+
+    return check(path)
+
+
+def load_export_dir(path: Path) -> LoadedModel:
+    """The config and vocabularies of a ``hanyi export`` directory (model=None)."""
+    if not (path / "config.yaml").is_file():
+        raise ModelLoadError(f"{path} is not a complete hanyi export: missing config.yaml")
+    cfg = load_config_file(path)
+    src_vocab = Vocab.from_file(path / "src.model",
+                                split_punctuation=cfg.tokenizer.split_punctuation)
+    tgt_vocab = Vocab.from_file(path / "tgt.model")
+    meta = json.loads((path / "hanyi_export.json").read_text(encoding="utf-8"))
+    return LoadedModel(None, cfg, src_vocab, tgt_vocab, meta, path)
+
+
 class Translator:
     def __init__(self, loaded: LoadedModel, decode: DecodeConfig | None = None,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", engine=None):
         self.loaded = loaded
-        self.model = loaded.model
+        self.model = loaded.model  # None for a CTranslate2 export
         self.src_vocab, self.tgt_vocab = loaded.src_vocab, loaded.tgt_vocab
         self.decode_cfg = decode or loaded.config.decode
         self.device = torch.device(device)
+        self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
-             decode: DecodeConfig | None = None) -> "Translator":
-        return cls(load_model_dir(path, device), decode, device)
+             decode: DecodeConfig | None = None, quantize: str = "none",
+             threads: int = 0) -> Translator:
+        """A model directory (PyTorch; ``quantize="int8"`` for dynamic int8) or a
+        ``hanyi export`` directory (CTranslate2, with ``threads`` intra-op threads; 0 = its
+        default)."""
+        path = Path(path)
+        if is_export_dir(path):
+            from hanyi.inference.ct2_engine import CT2Engine
+
+            if quantize != "none":
+                raise ConfigError(f"{path} is a CTranslate2 export: its weight type was fixed "
+                                  f"at export (hanyi export --quantization); drop --quantize")
+
+            loaded = load_export_dir(path)
+            engine = CT2Engine(path, loaded.src_vocab, loaded.tgt_vocab,
+                               device=torch.device(device).type, threads=threads)
+            return cls(loaded, decode, device, engine)
+        loaded = load_model_dir(path, device)
+        engine = TorchEngine(loaded.model, loaded.src_vocab.pad_id, device, quantize)
+        return cls(loaded, decode, device, engine)
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
 
     @property
     def name(self) -> str:
@@ -95,12 +144,7 @@ class Translator:
 
     def _search(self, batch: list[list[int]], cfg: DecodeConfig,
                 need_attention: bool) -> list[list[Hypothesis]]:
-        width = max(len(ids) for ids in batch)
-        src = torch.full((len(batch), width), self.src_vocab.pad_id, dtype=torch.long)
-        for row, ids in enumerate(batch):
-            src[row, :len(ids)] = torch.tensor(ids)
-        with torch.inference_mode():
-            return search(self.model, src.to(self.device), cfg, need_attention=need_attention)
+        return self.engine.search(batch, cfg, need_attention=need_attention)
 
     def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:
         best = hyps[0]

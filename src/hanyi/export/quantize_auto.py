@@ -1,0 +1,123 @@
+"""`--quantization auto`: pick CTranslate2's weight type for this machine by measurement.
+
+Which type is fastest depends on the CPU, the model size and the batch size, and not in the
+direction one expects: on the AMD EPYC we develop on, CTranslate2 int8 is *slower* than
+float32 at batch 1 (oneDNN's int8 GEMM is poor for one row) and faster only in large
+batches (../shared/notes/cpu-measurements.md §3). So we do not guess. At export time we
+
+1. write the float32 model once and load it with each compute type this CPU supports;
+2. translate a small sample (sentence by sentence, greedy: interactive use; and as one
+   batch with the model's beam size: files), best of ``REPEATS`` timed runs each;
+3. keep only types whose output matches float32's: BLEU against the float32 output
+   >= ``MIN_BLEU_VS_FLOAT32`` ("equal quality" — we have no references at export time);
+4. choose the one with the smallest geometric mean of its two times relative to float32.
+
+Everything measured goes into ``hanyi_export.json`` under ``"auto"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+
+from hanyi.checkpoint import LoadedModel
+from hanyi.evaluation.metrics import bleu
+from hanyi.tokenization import detokenize_zh, normalize_en
+
+log = logging.getLogger(__name__)
+
+MIN_BLEU_VS_FLOAT32 = 90.0
+REPEATS = 3
+CANDIDATES = ("float32", "int8", "int16", "bfloat16")  # int8 on CPU computes as int8_float32
+# Used when no --sample file is given: everyday sentences of 4-14 words (ours, not corpus data).
+DEFAULT_SAMPLE = (
+    "How are you today?",
+    "I would like a cup of tea, please.",
+    "The train leaves at seven o'clock tomorrow morning.",
+    "She has been learning Chinese for three years.",
+    "Can you tell me where the nearest hospital is?",
+    "We went to the park after lunch.",
+    "This book is more interesting than the one I read last week.",
+    "Please close the window before you go to bed.",
+    "My brother works in a small company in Shanghai.",
+    "It is going to rain this afternoon.",
+    "I don't know why he didn't come to the meeting.",
+    "They bought a new house near the river.",
+    "What time does the shop open on Sundays?",
+    "Thank you very much for your help.",
+    "The children are playing football in the garden.",
+    "If you have any questions, please call me.",
+)
+
+
+def _time_best(fn) -> float:
+    best = math.inf
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _measure(ctranslate2, folder: Path, compute_type: str, source, beam: int,
+             threads: int, max_len: int) -> tuple[dict, list[list[str]]]:
+    translator = ctranslate2.Translator(str(folder), compute_type=compute_type,
+                                        intra_threads=threads)
+    options = {"max_decoding_length": max_len, "min_decoding_length": 1}
+
+    def one_by_one():
+        return [translator.translate_batch([s], beam_size=1, **options)[0] for s in source]
+
+    def batched():
+        return translator.translate_batch(source, beam_size=beam, **options)
+
+    batched()  # warm-up: first calls allocate caches
+    single_s, batch_s = _time_best(one_by_one), _time_best(batched)
+    outputs = [r.hypotheses[0] for r in batched()]
+    timing = {"batch1_greedy_ms_per_sentence": round(1000 * single_s / len(source), 2),
+              f"batch{len(source)}_beam{beam}_ms_per_sentence":
+                  round(1000 * batch_s / len(source), 2)}
+    return {"single_s": single_s, "batch_s": batch_s, **timing}, outputs
+
+
+def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
+                        threads: int = 0) -> tuple[str, dict]:
+    """Measure each supported weight type; return (chosen type, what was measured)."""
+    import ctranslate2
+
+    from hanyi.export.ctranslate2 import save_spec
+
+    sentences = [s for s in (sample or DEFAULT_SAMPLE) if s.strip()][:64]
+    source = [loaded.src_vocab.pieces(loaded.src_vocab.encode(normalize_en(s)))
+              for s in sentences]
+    supported = ctranslate2.get_supported_compute_types("cpu")
+    candidates = [c for c in CANDIDATES if c in supported]
+    decode = loaded.config.decode
+    beam = decode.beam_size
+    longest = max(len(s) for s in source)
+    max_len = min(int(longest * decode.max_len_a) + decode.max_len_b,
+                  loaded.config.model.max_positions) - 1
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="hanyi-auto-") as tmp:
+        save_spec(loaded, "float32", Path(tmp))  # loaded below with each compute type
+        reference = None
+        for compute_type in candidates:
+            stats, outputs = _measure(ctranslate2, Path(tmp), compute_type, source, beam,
+                                      threads, max_len)
+            text = [detokenize_zh(loaded.tgt_vocab.sp.DecodePieces(o)) for o in outputs]
+            reference = reference or text  # float32 comes first
+            stats["bleu_vs_float32"] = round(bleu(text, reference).score, 2)
+            results[compute_type] = stats
+    base_single, base_batch = results["float32"]["single_s"], results["float32"]["batch_s"]
+    for stats in results.values():
+        stats["relative_time"] = round(math.sqrt(stats.pop("single_s") / base_single
+                                                 * stats.pop("batch_s") / base_batch), 3)
+    equal = {c: s for c, s in results.items() if s["bleu_vs_float32"] >= MIN_BLEU_VS_FLOAT32}
+    chosen = min(equal, key=lambda c: equal[c]["relative_time"])
+    log.info("auto quantization: %s (%s)", chosen, results)
+    return chosen, {"chosen": chosen, "sentences": len(source), "threads": threads,
+                    "min_bleu_vs_float32": MIN_BLEU_VS_FLOAT32, "not_supported_here":
+                        [c for c in CANDIDATES if c not in supported], "measured": results}

@@ -1,0 +1,135 @@
+"""The CTranslate2 engine: search through ``ctranslate2.Translator`` on an exported model.
+
+`Translator` does the same normalisation, SentencePiece encoding, length-sorted batching
+and detokenisation for every engine; this engine replaces only the search. Our
+:class:`~hanyi.config.DecodeConfig` maps onto ``translate_batch`` options:
+
+=====================  ==============================================================
+hanyi                  CTranslate2
+=====================  ==============================================================
+beam_size, nbest       beam_size, num_hypotheses
+length_penalty         length_penalty — the same formula, log P / length ** alpha, with
+                       the length counting EOS (checked: identical scores)
+no_repeat_ngram_size   no_repeat_ngram_size
+no empty output        min_decoding_length=1 (EOS banned at the first step)
+never <pad>, <s>       suppress_sequences=[["<pad>"], ["<s>"]]
+max_len = a·S + b      max_decoding_length = max_len - 1 (see below)
+=====================  ==============================================================
+
+Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, EOS at the first
+step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
+we set the banned log-probabilities to -inf *after* the softmax, so a score stays the
+model's probability. A trained model gives those tokens ~0 probability and the two agree
+(tests/test_export.py: identical beam-4 outputs and scores); on random weights the scores,
+and so beam rankings, can differ, while greedy token ids never do.
+
+Deviation at the length cap. Our search counts EOS in ``max_len`` and *forces* EOS at the
+cap, adding its log-probability to the score; CTranslate2 stops after
+``max_decoding_length`` tokens and returns the hypothesis without EOS and without its
+log-probability. With ``max_decoding_length = max_len - 1`` the tokens are the same; only
+the score of a hypothesis that hit the cap differs, which for beam search can change the
+ranking between capped and naturally finished hypotheses. CTranslate2 also takes one cap
+per call, not one per sentence, so we decode a batch with the largest cap and re-decode,
+alone and with its own cap, any sentence whose output came out longer than its own cap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from hanyi.config import DecodeConfig
+from hanyi.decoding import Hypothesis
+from hanyi.errors import InputError, ModelLoadError
+from hanyi.tokenization import Vocab
+
+log = logging.getLogger(__name__)
+
+
+def _import_ctranslate2():
+    try:
+        import ctranslate2
+    except ImportError:
+        raise ModelLoadError("this is a CTranslate2 export, but CTranslate2 is not installed: "
+                             "pip install 'hanyi[export]'") from None
+    return ctranslate2
+
+
+def cpu_compute_type(quantization: str, device: str) -> str:
+    """The compute type to load a model saved as ``quantization`` with on ``device``.
+
+    A type the device cannot run (int16 and bfloat16 on most CPUs) falls back to "auto",
+    CTranslate2's fastest supported choice, with a log line saying so.
+    """
+    ctranslate2 = _import_ctranslate2()
+    supported = ctranslate2.get_supported_compute_types(device)
+    if quantization in supported:
+        return quantization
+    log.warning("compute type %s is not supported on this %s (supported: %s); using auto",
+                quantization, device, ", ".join(sorted(supported)))
+    return "auto"
+
+
+class CT2Engine:
+    """Search over id lists with a ``ctranslate2.Translator``."""
+
+    def __init__(self, path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
+                 device: str = "cpu", compute_type: str | None = None, threads: int = 0):
+        ctranslate2 = _import_ctranslate2()
+        path = Path(path)
+        meta = json.loads((path / "hanyi_export.json").read_text(encoding="utf-8"))
+        self.compute_type = compute_type or cpu_compute_type(meta["quantization"], device)
+        try:
+            self.translator = ctranslate2.Translator(
+                str(path), device=device, compute_type=self.compute_type,
+                intra_threads=threads)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelLoadError(f"{path}: CTranslate2 cannot load this export ({exc})") from None
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.meta = meta
+        pieces = tgt_vocab.tokens()
+        self.suppress = [[pieces[tgt_vocab.pad_id]], [pieces[tgt_vocab.bos_id]]]
+
+    @property
+    def name(self) -> str:
+        return f"ctranslate2-{self.compute_type}"
+
+    def _options(self, cfg: DecodeConfig, max_len: int) -> dict:
+        return {"beam_size": cfg.beam_size, "num_hypotheses": cfg.nbest,
+                "length_penalty": cfg.length_penalty,
+                "no_repeat_ngram_size": cfg.no_repeat_ngram_size,
+                "min_decoding_length": 1, "suppress_sequences": self.suppress,
+                "max_decoding_length": max(1, max_len - 1), "max_input_length": 0,
+                "max_batch_size": cfg.batch_size, "return_scores": True}
+
+    def _hypotheses(self, result, length_penalty: float) -> list[Hypothesis]:
+        hyps = []
+        for pieces, score in zip(result.hypotheses, result.scores):
+            ids = [self.tgt_vocab.sp.PieceToId(p) for p in pieces]
+            # CTranslate2 returns the normalised score; undo the normalisation for log P.
+            log_prob = score * (len(ids) + 1) ** length_penalty
+            hyps.append(Hypothesis(ids, float(score), float(log_prob)))
+        return hyps
+
+    def search(self, batch: list[list[int]], cfg: DecodeConfig,
+               need_attention: bool = False) -> list[list[Hypothesis]]:
+        """batch: source id lists (no padding) -> n-best hypotheses per sentence."""
+        if need_attention:
+            raise InputError("attention weights are not available from a CTranslate2 "
+                             "export; use the PyTorch model directory")
+        caps = [int(len(ids) * cfg.max_len_a) + cfg.max_len_b for ids in batch]
+        source = [self.src_vocab.pieces(ids) for ids in batch]
+        results = self._translate(source, cfg, max(caps))
+        out = [self._hypotheses(r, cfg.length_penalty) for r in results]
+        for i, (hyps, cap) in enumerate(zip(out, caps)):
+            if any(len(h.tokens) > cap - 1 for h in hyps):  # ran past its own cap: redo
+                out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0],
+                                          cfg.length_penalty)
+        return out
+
+    def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int):
+        try:
+            return self.translator.translate_batch(source, **self._options(cfg, max_len))
+        except RuntimeError as exc:  # e.g. a length beyond the position table
+            raise InputError(f"CTranslate2 could not translate this batch ({exc})") from None
