@@ -9,7 +9,7 @@ import pytest
 
 from hanyi.cli.__main__ import main
 
-from conftest import REPO, assert_user_error, hanyi
+from helpers import REPO, assert_user_error, hanyi
 
 
 @pytest.fixture(scope="module")

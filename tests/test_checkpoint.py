@@ -19,7 +19,7 @@ from hanyi.errors import ModelLoadError
 from hanyi.model import build_model
 from hanyi.training.trainer import Trainer
 
-from conftest import synthetic_sentences
+from helpers import synthetic_sentences
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from hanyi.cli.__main__ import COMMANDS
 
-from conftest import REPO, hanyi
+from helpers import REPO, hanyi
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import synthetic_sentences
+from helpers import synthetic_sentences
 
 from hanyi.checkpoint import LoadedModel
 from hanyi.config import ExperimentConfig

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import synthetic_sentences
+from helpers import synthetic_sentences
 
 from hanyi.config import DecodeConfig
 from hanyi.data.batch import collate

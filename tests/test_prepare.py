@@ -13,7 +13,7 @@ from hanyi.data.corpus import english_key
 from hanyi.data.prepare import prepare
 from hanyi.errors import DataError
 
-from conftest import synthetic_sentences
+from helpers import synthetic_sentences
 
 
 def write_fixture(root: Path) -> None:
