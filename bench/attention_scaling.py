@@ -1,6 +1,7 @@
 """Attention scaling: forward+backward time and peak memory of ONE attention layer vs length.
 
-    python bench/attention_scaling.py --kernels reference,sdpa,local,bigbird,linformer,performer,linear \
+    python bench/attention_scaling.py \
+        --kernels reference,sdpa,local,bigbird,linformer,performer,linear \
         --lengths 128,256,512,1024,2048,4096,8192,16384 [--json] [--plot docs/attention_scaling.png]
 
 The layer is hanyi's ``MultiHeadAttention`` (fused QKV projection, kernel, output

@@ -109,7 +109,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads != 0:
             raise ConfigError(
-                f"model.d_model ({self.d_model}) must be divisible by model.n_heads ({self.n_heads})"
+                f"model.d_model ({self.d_model}) must be divisible by "
+                f"model.n_heads ({self.n_heads})"
             )
         for name in ("d_model", "n_heads", "d_ff", "encoder_layers", "decoder_layers",
                      "attention_window", "attention_block", "attention_features",

@@ -19,7 +19,8 @@ from hanyi.inference import Translator
 from hanyi.serving import create_app
 
 SPECIALS = ["😀", "👩‍👩‍👧", "🇨🇳", "\u0000", "\u0007", "\u001b[31m", "\u200b", "\u202e", "\ufeff",
-            "<script>alert(1)</script>", "<b>bold</b>", "&amp;&lt;", "\r\n", "\t", "中文", "ｆｕｌｌ",
+            "<script>alert(1)</script>", "<b>bold</b>", "&amp;&lt;", "\r\n", "\t", "中文",
+            "ｆｕｌｌ",
             "e\u0301", "\U0001d54f", "\\", '"', "\ud800", "\udfff"]
 # Every code point hypothesis knows, lone surrogates (category Cs) included.
 ANY_CHAR = st.characters(codec=None, exclude_categories=())

@@ -103,8 +103,10 @@ def run(args) -> int:
     trainer = Trainer(cfg, out, device, TqdmReporter(dist.is_main), StopFlag(), dist)
     try:
         summary = trainer.run(resume=args.resume)
-    finally:
-        dist.close()
+    except BaseException:
+        dist.close(wait=False)
+        raise
+    dist.close()
     if dist.is_main:
         print(f"stopped ({summary['reason']}) at step {summary['step']}, "
               f"{summary['elapsed_minutes']} min; best dev BLEU {summary['best_bleu']:.2f} "

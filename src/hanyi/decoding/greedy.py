@@ -28,7 +28,8 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig,
     history = [[] for _ in range(batch)]  # per-sentence attention rows
     cache, step = None, 0
     while alive.numel() > 0:
-        out = model.decode_step(tokens[:, -1:] if cache is not None else tokens, memory, src_padding,
+        step_in = tokens[:, -1:] if cache is not None else tokens
+        out = model.decode_step(step_in, memory, src_padding,
                                 cache, need_weights=need_attention)
         lp = apply_constraints(out.log_probs, tokens, step, limit, ids, cfg.no_repeat_ngram_size)
         next_lp, next_tok = lp.max(dim=-1)  # (N,)

@@ -102,6 +102,12 @@ class Distributed:
         torch_dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Leave together (``wait``): rank 0 may still be averaging checkpoints while the
+        others are done, and a rank that tears Gloo down while a peer is busy can abort at
+        exit ("terminate called without an active exception"). After an error, don't wait
+        for peers that may never arrive."""
         if self.enabled and torch_dist.is_initialized():
+            if wait:
+                torch_dist.barrier()
             torch_dist.destroy_process_group()

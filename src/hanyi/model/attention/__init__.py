@@ -61,6 +61,7 @@ def build_kernel(cfg: ModelConfig, site: str) -> AttentionKernel:
     return kernel.from_config(cfg, site)
 
 
-from hanyi.model.attention.multihead import MultiHeadAttention
+from hanyi.model.attention.multihead import MultiHeadAttention  # noqa: E402 (needs the registry)
 
-__all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel", "get_kernel"]
+__all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel",
+           "get_kernel"]
