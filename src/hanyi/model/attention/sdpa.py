@@ -5,7 +5,8 @@ PyTorch picks a fused implementation (FlashAttention / memory-efficient attentio
 a fused C++ kernel on CPU) that never materialises more of the score matrix than it must.
 Time O(Tq·Tk·Dh) like `reference`; memory O(Tq·Tk) only in its unfused fallback, about
 O((Tq + Tk)·Dh) in the fused (flash-style) kernels. Exact (up to floating-point rounding).
-It does not return the attention weights; when a caller asks for them, ``MultiHeadAttention`` falls back to `reference` for that call.
+It does not return the attention weights; when a caller asks for them,
+``MultiHeadAttention`` falls back to `reference` for that call.
 """
 
 from __future__ import annotations
