@@ -181,6 +181,7 @@ class DecodeConfig:
     no_repeat_ngram_size: int = 0  # 0 = off; n > 0 bans repeating any n-gram
     batch_size: int = 64  # sentences per batch at inference
     max_input_tokens: int = 256  # longer inputs are cut (with a warning) to this many tokens
+    keep_numbers_beam: int = 8  # re-decode with this beam when digits are lost (0 = off)
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -190,6 +191,8 @@ class DecodeConfig:
                 f"decode.nbest ({self.nbest}) must be between 1 and decode.beam_size "
                 f"({self.beam_size})"
             )
+        if self.keep_numbers_beam < 0:
+            raise ConfigError("decode.keep_numbers_beam must be >= 0 (0 turns it off)")
         if self.max_len_a < 0 or self.max_len_b < 1:
             raise ConfigError("decode.max_len_a must be >= 0 and decode.max_len_b >= 1")
 

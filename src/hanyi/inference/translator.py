@@ -29,6 +29,7 @@ from hanyi.checkpoint import LoadedModel, load_config_file, load_model_dir
 from hanyi.config import DecodeConfig
 from hanyi.decoding import Hypothesis
 from hanyi.errors import ConfigError, ModelLoadError
+from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
 from hanyi.tokenization import Vocab, detokenize_zh, normalize_en
 
@@ -140,7 +141,33 @@ class Translator:
             hyps = self._search([encoded[i] for i in chunk], cfg, need_attention)
             for i, sentence_hyps in zip(chunk, hyps):
                 results[i] = self._to_translation(encoded[i], sentence_hyps)
+        if cfg.keep_numbers_beam > 0:
+            self._rescue_numbers(texts, encoded, results, cfg, need_attention)
         return results
+
+    def _rescue_numbers(self, texts: list[str], encoded: list[list[int]],
+                        results: list[Translation], cfg: DecodeConfig,
+                        need_attention: bool) -> None:
+        """In place: a translation that lost a number written in digits is replaced by the
+        best hypothesis of a wider beam that keeps them all (see inference/numbers.py)."""
+        sources = [normalize_en(text) for text in texts]  # full-width digits -> ASCII
+        lost = [i for i, text in enumerate(sources)
+                if encoded[i] and not keeps_numbers(text, results[i].text)]
+        if not lost:
+            return
+        beam = max(cfg.beam_size, cfg.keep_numbers_beam)
+        wide = dataclasses.replace(cfg, beam_size=beam, nbest=beam)
+        for start in range(0, len(lost), cfg.batch_size):
+            chunk = lost[start:start + cfg.batch_size]
+            hyps = self._search([encoded[i] for i in chunk], wide, need_attention)
+            for i, sentence_hyps in zip(chunk, hyps):
+                texts_out = [self.detokenize(h.tokens) for h in sentence_hyps]
+                keep = first_keeping_numbers(sources[i], texts_out)
+                if keep is None:
+                    continue  # no hypothesis keeps them: the original translation stands
+                log.debug("sentence %d: hypothesis %d of beam %d keeps its numbers", i, keep, beam)
+                ordered = [sentence_hyps[keep]] + sentence_hyps[:keep] + sentence_hyps[keep + 1:]
+                results[i] = self._to_translation(encoded[i], ordered[:cfg.nbest])
 
     def _search(self, batch: list[list[int]], cfg: DecodeConfig,
                 need_attention: bool) -> list[list[Hypothesis]]:

@@ -1,0 +1,87 @@
+"""Numbers written in digits survive translation (inference/numbers.py + Translator)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from hanyi.config import DecodeConfig
+from hanyi.decoding import Hypothesis
+from hanyi.errors import ConfigError
+from hanyi.inference.numbers import digit_strings, first_keeping_numbers, keeps_numbers
+from hanyi.inference.translator import Translator
+
+
+def test_digit_strings_drop_thousands_separators_and_count_repeats():
+    assert digit_strings("1,000 and 3.5, then 3 and 3") == {"1000": 1, "3.5": 1, "3": 2}
+    assert digit_strings("no numbers here") == {}
+
+
+@pytest.mark.parametrize("source, translation, kept", [
+    ("I have 3 brothers and 2 sisters.", "我有3个兄弟和2姐妹。", True),
+    ("I have 3 brothers and 2 sisters.", "我3个兄弟姐妹。", False),
+    ("She was born in 1990.", "她生于19世纪90年代。", False),
+    ("She was born in 1990.", "她生于1990年。", True),
+    ("It costs 1,000 yuan.", "它要1000元。", True),
+    ("3 and 3", "3", False),  # as often as in the source
+    ("Hello.", "你好。", True),
+])
+def test_keeps_numbers(source, translation, kept):
+    assert keeps_numbers(source, translation) is kept
+
+
+def test_first_keeping_numbers_is_the_best_ranked_one_or_none():
+    assert first_keeping_numbers("in 1990", ["19世纪90年代", "1990年", "1990年代"]) == 1
+    assert first_keeping_numbers("in 1990", ["九十年代"]) is None
+
+
+class FakeEngine:
+    """Hypotheses as texts: a narrow beam loses the number, a wide one has it 2nd."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.calls = []
+
+    def search(self, batch, cfg, need_attention=False):
+        self.calls.append((len(batch), cfg.beam_size, cfg.nbest))
+        texts = ["19世纪90年代。", "1990年。", "1990年代。"] if cfg.beam_size >= 8 \
+            else ["19世纪90年代。"]
+        return [[Hypothesis([ord(c) for c in t], -float(k), -float(k)) for k, t in
+                 enumerate(texts[:cfg.nbest] if cfg.beam_size < 8 else texts)]
+                for _ in batch]
+
+
+class TextTranslator(Translator):
+    def encode(self, text):
+        return [1, 2, 3]
+
+    def detokenize(self, tokens):
+        return "".join(chr(t) for t in tokens)
+
+
+def fake_translator(**decode) -> tuple[Translator, FakeEngine]:
+    vocab = SimpleNamespace(pieces=lambda ids: [str(i) for i in ids])
+    loaded = SimpleNamespace(model=None, src_vocab=vocab, tgt_vocab=vocab,
+                             config=SimpleNamespace(decode=DecodeConfig(**decode)))
+    engine = FakeEngine()
+    return TextTranslator(loaded, engine=engine), engine
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_a_lost_number_is_rescued_from_a_wider_beam(beam):
+    translator, engine = fake_translator(beam_size=beam)
+    out = translator.translate(["She was born in 1990.", "Hello."])
+    assert out[0].text == "1990年。"
+    assert len(out[0].alternatives) == 1  # still the nbest that was asked for
+    # The first pass decodes both; only the sentence that lost its number is decoded again.
+    assert engine.calls == [(2, beam, 1), (1, 8, 8)]
+
+
+def test_rescue_off_and_validation():
+    translator, engine = fake_translator(beam_size=4, keep_numbers_beam=0)
+    assert translator.translate(["She was born in 1990."])[0].text == "19世纪90年代。"
+    assert len(engine.calls) == 1
+    with pytest.raises(ConfigError, match="keep_numbers_beam"):
+        DecodeConfig(keep_numbers_beam=-1)
