@@ -138,6 +138,29 @@ def test_saving_over_a_checkpoint_replaces_it_whole(saved, toy_vocabs):
     assert load_model_dir(saved).config.model.decoder_layers == 1
 
 
+def test_a_crash_between_the_two_renames_loses_nothing(saved, toy_vocabs, monkeypatch):
+    """Replacing a directory is two renames (final -> final.old, tmp -> final); a crash
+    between them leaves only final.old, which loading restores, and the next save cleans."""
+    before = load_model_dir(saved).model.state_dict()
+    real_replace = checkpoint.os.replace
+
+    def crash_on_second(src, dst):
+        if Path(src).name.startswith("model.tmp-"):
+            raise KeyboardInterrupt  # killed right after final -> final.old
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", crash_on_second)
+    cfg = small_experiment()
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(saved, build_model(cfg.model, *toy_vocabs), cfg, *toy_vocabs, {})
+    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    assert not saved.exists() and (saved.parent / "model.old").is_dir()
+    after = load_model_dir(saved).model.state_dict()  # restored from model.old
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    save_checkpoint(saved, build_model(cfg.model, *toy_vocabs), cfg, *toy_vocabs, {})
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["model"]
+
+
 CORRUPTIONS = {
     "model.safetensors": b"not safetensors at all",
     "src.model": b"not a sentencepiece model",

@@ -57,9 +57,13 @@ def git_sha() -> str | None:
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move the finished ``tmp`` directory to ``final``, replacing any older one."""
+    """Move the finished ``tmp`` directory to ``final``, replacing any older one.
+
+    POSIX has no atomic swap of two directories: for an instant only ``final.old``
+    exists. A crash right then leaves it behind, and ``recover_dir`` puts it back.
+    """
+    old = final.with_name(final.name + ".old")
     if final.exists():
-        old = final.with_name(final.name + ".old")
         if old.exists():
             shutil.rmtree(old)
         os.replace(final, old)
@@ -67,6 +71,16 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old)
     else:
         os.replace(tmp, final)
+        if old.exists():  # left by a crash between the two renames; final is newer
+            shutil.rmtree(old)
+
+
+def recover_dir(path: Path) -> Path:
+    """``path``, restored from ``path.old`` if a crash in ``_replace_dir`` left only that."""
+    old = path.with_name(path.name + ".old")
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+    return path
 
 
 def save_checkpoint(path: Path, model: Transformer, cfg: ExperimentConfig, src_vocab: Vocab,
@@ -112,7 +126,7 @@ def load_config_file(path: Path) -> ExperimentConfig:
 
 def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Load a model directory for inference (eval mode) on ``device``."""
-    path = Path(path)
+    path = recover_dir(Path(path))
     check_model_dir(path)
     cfg = load_config_file(path)
     split = cfg.tokenizer.split_punctuation
