@@ -11,7 +11,7 @@ import pytest
 from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
 from hanyi.data.corpus import english_key
 from hanyi.data.prepare import prepare
-from hanyi.errors import DataError
+from hanyi.errors import ConfigError, DataError
 
 from helpers import synthetic_sentences
 
@@ -120,6 +120,25 @@ def test_missing_source_file_is_an_error(tmp_path):
                      sources=[SourceConfig(name="x", path="nope.tsv")])
     with pytest.raises(DataError, match="nope.tsv"):
         prepare(cfg, TOKENIZER)
+
+
+def test_an_empty_split_is_an_error_and_a_short_one_a_warning(tmp_path, caplog):
+    write_fixture(tmp_path)
+    only_train = DataConfig(root=str(tmp_path), dir=str(tmp_path / "out"),
+                            sources=[SourceConfig(name="extra", path="extra",
+                                                  format="parallel")])
+    with pytest.raises(ConfigError, match="test split is empty"):
+        prepare(only_train, TOKENIZER)
+    greedy = config(tmp_path, tmp_path / "out2")
+    greedy.test_size = 10_000  # the pool has ~300 distinct sentences: dev is left empty
+    with pytest.raises(ConfigError, match="dev split is empty"):
+        prepare(greedy, TOKENIZER)
+    short = config(tmp_path, tmp_path / "out3")
+    short.dev_size = 10_000
+    with caplog.at_level("WARNING", logger="hanyi.data.prepare"):
+        stats = prepare(short, TOKENIZER)
+    assert stats["splits"]["dev"] < 10_000
+    assert "fewer than data.dev_size = 10000" in caplog.text
 
 
 # ------------------------------------------------- fixed held-out sets, exact leak counts

@@ -124,6 +124,20 @@ def make_splits(cfg: DataConfig, splits: Splits, stats: dict) -> Splits:
     return Splits(train=train, dev=dev, test=test)
 
 
+def check_split_sizes(cfg: DataConfig, dev: int, test: int) -> None:
+    """An empty held-out set is a configuration error; a short drawn one is worth a warning.
+    (An empty training set is reported later, with the files it came from.)"""
+    for name, size in (("test", test), ("dev", dev)):
+        wanted = getattr(cfg, f"{name}_size")
+        if size == 0:
+            raise ConfigError(f"data: the {name} split is empty: give a source with role "
+                              f"'{name}' or 'pool' whose pairs survive cleaning "
+                              f"(data.{name}_size: {wanted})")
+        if size < wanted:
+            log.warning("data: %s has %d pairs, fewer than data.%s_size = %d (the pool ran "
+                        "out of distinct English sentences)", name, size, name, wanted)
+
+
 def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
     for side in ("en", "zh"):
         text = "".join(getattr(p, side) + "\n" for p in pairs)
@@ -149,8 +163,7 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
     splits = make_splits(data, read_sources(data, rejects, stats), stats)
     if not splits.train:
         raise ConfigError("no training pairs left after cleaning; see rejects.tsv")
-    if not splits.dev:
-        raise ConfigError("no dev pairs: add a `role: dev` source or a `role: pool` source")
+    check_split_sizes(data, len(splits.dev), len(splits.test))
     for name in ("train", "dev", "test"):
         write_split(out, name, getattr(splits, name))
     (out / "rejects.tsv").write_text("".join(line + "\n" for line in rejects.log),
