@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
-from hanyi.data.corpus import english_key
+from hanyi.data.corpus import Rejects, english_key, read_raw
 from hanyi.data.prepare import prepare
 from hanyi.errors import ConfigError, DataError
 
@@ -113,6 +113,18 @@ def test_misaligned_parallel_files_are_an_error(tmp_path):
                      sources=[SourceConfig(name="bad", path="bad", format="parallel")])
     with pytest.raises(DataError, match="line-aligned"):
         prepare(cfg, TOKENIZER)
+
+
+def test_a_parallel_line_with_bad_utf8_is_one_reject_naming_each_bad_side(tmp_path):
+    (tmp_path / "p.en").write_bytes(b"good one\nbad \xff both\nfine\ngood four\n")
+    (tmp_path / "p.zh").write_bytes(b"\xe5\xa5\xbd\nbad \xfe\n\xc3 bad\n\xe5\xa5\xbd\n")
+    rejects = Rejects()
+    pairs = list(read_raw(SourceConfig(name="p", path="p", format="parallel"), tmp_path, rejects))
+    assert [p.origin for p in pairs] == [f"{tmp_path / 'p.en'}:1", f"{tmp_path / 'p.en'}:4"]
+    assert rejects.counts["utf8"] == 2  # lines 2 and 3: one pair each, though line 2 has two
+    both, zh_only = rejects.log
+    assert both.startswith(f"{tmp_path / 'p.en'}:2\tutf8") and "p.zh:2 byte 4" in both
+    assert zh_only.startswith(f"{tmp_path / 'p.zh'}:3\tutf8") and "p.en" not in zh_only
 
 
 def test_missing_source_file_is_an_error(tmp_path):

@@ -65,6 +65,22 @@ def _decode(raw: bytes, origin: str, rejects: Rejects) -> str | None:
         return None
 
 
+def _decode_pair(raw_en: bytes, raw_zh: bytes, en_origin: str, zh_origin: str,
+                 rejects: Rejects) -> tuple[str, str] | None:
+    """Decode one line of each side of a parallel source; one reject per pair, not per side."""
+    texts, bad_origins, details = [], [], []
+    for raw, origin in ((raw_en, en_origin), (raw_zh, zh_origin)):
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            bad_origins.append(origin)
+            details.append(f"{origin} byte {exc.start}")
+    if bad_origins:
+        rejects.add("utf8", bad_origins[0], "; ".join(details))
+        return None
+    return texts[0], texts[1]
+
+
 def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pair]:
     """Yield un-normalised pairs of one source; malformed lines go to ``rejects``."""
     path = root / source.path
@@ -78,9 +94,9 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
             if source.max_pairs is not None and n > source.max_pairs:
                 return
             origin = f"{en_path}:{n}"
-            en, zh = _decode(raw_en, origin, rejects), _decode(raw_zh, f"{zh_path}:{n}", rejects)
-            if en is not None and zh is not None:
-                yield Pair(en, zh, origin)
+            texts = _decode_pair(raw_en, raw_zh, origin, f"{zh_path}:{n}", rejects)
+            if texts is not None:
+                yield Pair(texts[0], texts[1], origin)
         return
     allowed = (2, 3) if source.attribution else (2,)
     for n, raw in enumerate(_read_lines(path), start=1):
