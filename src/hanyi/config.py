@@ -211,6 +211,7 @@ class ServeConfig:
     timeout_s: float = 30.0  # per request, queueing included; later -> 504
     max_batch: int = 32  # texts translated together (dynamic batching); 1 = off
     batch_wait_ms: float = 5.0  # how long the batcher waits for more requests to join
+    warmup: bool = True  # translate one full batch at start-up (memory and latency settle)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from hanyi.config import ServeConfig
 from hanyi.serving import create_app
+from hanyi.serving.app import WARMUP_TEXT
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -130,7 +131,7 @@ def test_page_and_docs_use_only_local_assets(client):
 def test_full_queue_answers_503_and_timeout_504(fake_translator):
     gate = threading.Event()
     fake = fake_translator(gate)
-    cfg = ServeConfig(queue_size=2, timeout_s=0.5, max_batch=1)
+    cfg = ServeConfig(queue_size=2, timeout_s=0.5, max_batch=1, warmup=False)
     with TestClient(create_app(fake, cfg)) as c:
         first = post(c, {"text": "held"})  # runs, blocks on the gate, times out
         assert first.status_code == 504 and "no translation within" in first.json()["error"]
@@ -148,7 +149,7 @@ def test_full_queue_answers_503_and_timeout_504(fake_translator):
 def test_event_loop_stays_free_while_the_model_works(fake_translator):
     gate = threading.Event()
     fake = fake_translator(gate)
-    with TestClient(create_app(fake, ServeConfig())) as c:
+    with TestClient(create_app(fake, ServeConfig(warmup=False))) as c:
         worker = threading.Thread(target=post, args=(c, {"text": "slow"}))
         worker.start()
         assert fake.entered.wait(5)
@@ -157,6 +158,17 @@ def test_event_loop_stays_free_while_the_model_works(fake_translator):
         assert time.perf_counter() - t0 < 2
         gate.set()
         worker.join(5)
+
+
+def test_start_up_translates_one_full_batch_before_serving(fake_translator):
+    fake = fake_translator()
+    with TestClient(create_app(fake, ServeConfig(max_batch=7))) as c:
+        assert fake.calls == [[WARMUP_TEXT] * 7]  # before any request
+        assert c.get("/api/health").json()["queue"]["batches"] == 1
+        assert post(c, {"text": "hi"}).json()["translation"] == "HI"
+    cold = fake_translator()
+    with TestClient(create_app(cold, ServeConfig(warmup=False))):
+        assert cold.calls == []
 
 
 def test_serve_cli_reports_a_missing_model(tmp_path, capsys):

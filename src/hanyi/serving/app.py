@@ -128,6 +128,8 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         batcher.start()
+        if cfg.warmup:
+            await warm_up(batcher, translator, cfg)
         yield
         batcher.stop()
 
@@ -168,6 +170,23 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
                                       model=translator.name, time_ms=elapsed)
 
     return app
+
+
+WARMUP_TEXT = "Excuse me, could you tell me how to get to the train station from here?"
+
+
+async def warm_up(batcher: DynamicBatcher, translator, cfg: ServeConfig) -> None:
+    """Translate one full batch (``max_batch`` texts, default options) before serving.
+
+    The first full batch grows the allocator's pools and caches to their working size; done
+    at start-up, that growth is neither billed to the first users' latency nor seen as
+    memory creeping up under load. It runs on the batcher's own worker thread (the thread
+    that will do all the translating), so it warms the same allocator arena.
+    """
+    t0 = time.perf_counter()
+    texts = [WARMUP_TEXT] * cfg.max_batch
+    await asyncio.wrap_future(batcher.submit(texts, translator.decode_cfg, False))
+    log.info("warm-up: %d texts in %.2f s", len(texts), time.perf_counter() - t0)
 
 
 async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher,
