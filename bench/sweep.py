@@ -1,0 +1,177 @@
+"""Recipe exploration at equal training time: one run per variant, scored on the full dev set.
+
+    python bench/sweep.py configs/base.yaml --minutes 30 --preset recipe \
+        [--only base,ls-0,...] [--variant NAME=key=value,key=value ...] \
+        [--out bench/out/sweep] [--table FILE] [--set key=value ...]
+
+A variant is a name and a list of ``--set`` overrides on top of the config (``base`` = none).
+For each variant, one after the other (never in parallel: they would share the CPU and no
+longer have equal budgets), this runs
+
+    python -m hanyi train CONFIG --out OUT/NAME --set OVERRIDES... \
+        --set train.max_minutes=MINUTES --set train.max_steps=0 --set train.max_epochs=0
+    python -m hanyi evaluate --model OUT/NAME/best --src DEV.en --ref DEV.zh --json [--beam 1]
+
+A variant that changes ``tokenizer.*`` or ``data.*`` gets its own prepared directory
+(OUT/NAME/data, via `hanyi prepare` with the same overrides): new SentencePiece models, same
+dev sentences (the splits depend only on the sources and data.seed). ``train.max_minutes``
+counts training time only (evaluation pauses the clock). A run that was interrupted is
+resumed (`--resume`); a finished one (summary.json) and its scores (eval.json) are reused,
+so a sweep can span several sessions: run the same command again.
+
+What the table can and cannot say: every variant gets the same, *short* budget, so it
+ranks recipes by how fast they learn, which is what a fixed 2-hour CPU budget rewards too,
+but a variant that is slow to start (a bigger model) may still win with more time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+PRESETS: dict[str, dict[str, list[str]]] = {
+    # issue "Ship a default model": what the shipped recipe's choices are worth
+    "recipe": {
+        "base": [],
+        "vocab-4k": ["tokenizer.src_vocab_size=4000", "tokenizer.tgt_vocab_size=4000"],
+        "vocab-16k": ["tokenizer.src_vocab_size=16000", "tokenizer.tgt_vocab_size=16000"],
+        "untied": ["model.tie_target_embeddings=false"],
+        "ls-0": ["train.label_smoothing=0.0"],
+        "dropout-0.2": ["model.dropout=0.2"],
+        "lr-2e-3": ["train.lr=2.0e-3"],
+        "fp32": ["train.bf16=false"],
+        "layers-6+3": ["model.encoder_layers=6"],
+        "post-norm": ["model.norm_position=post"],
+    },
+    # issue "efficient attention": the encoder's kernel only (decoder and cross unchanged)
+    "kernels": {
+        "base": [],
+        **{f"enc-{k}": [f"model.encoder_attention={k}"]
+           for k in ("local", "bigbird", "linformer", "performer", "linear")},
+    },
+}
+
+
+def hanyi(*args: str, capture: bool = False) -> str:
+    cmd = [sys.executable, "-m", "hanyi", *args]
+    print("$ " + " ".join(cmd), flush=True)
+    done = subprocess.run(cmd, check=True, text=True,
+                          stdout=subprocess.PIPE if capture else None)
+    return done.stdout if capture else ""
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [a for s in overrides for a in ("--set", s)]
+
+
+def prepared_dir(config: str, name: str, overrides: list[str], out: Path) -> list[str]:
+    """Overrides that point the variant at its own prepared data when it needs one."""
+    if not any(o.startswith(("tokenizer.", "data.")) for o in overrides):
+        return overrides
+    data = out / name / "data"
+    overrides = [*overrides, f"data.dir={data}"]
+    if not (data / "stats.json").is_file():
+        hanyi("prepare", config, *sets(overrides))
+    return overrides
+
+
+def train(config: str, name: str, overrides: list[str], minutes: float, out: Path) -> dict:
+    run = out / name
+    if not (run / "summary.json").is_file():
+        budget = [f"train.max_minutes={minutes}", "train.max_steps=0", "train.max_epochs=0"]
+        resume = ["--resume"] if (run / "LATEST").exists() else []
+        hanyi("train", config, "--out", str(run), *resume, *sets([*overrides, *budget]))
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
+
+
+def score(run: Path, data_dir: Path) -> dict:
+    """Full-dev BLEU/chrF of the run's best checkpoint, beam (the config's) and greedy."""
+    cache = run / "eval.json"
+    if cache.is_file():
+        return json.loads(cache.read_text(encoding="utf-8"))
+    scores = {}
+    for label, beam in (("beam", []), ("greedy", ["--beam", "1"])):
+        line = hanyi("evaluate", "--model", str(run / "best"), "--src", str(data_dir / "dev.en"),
+                     "--ref", str(data_dir / "dev.zh"), "--json", *beam,
+                     capture=True).strip().splitlines()[-1]
+        scores[label] = json.loads(line)
+    cache.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return scores
+
+
+def run_variant(args, name: str, overrides: list[str]) -> dict:
+    overrides = prepared_dir(args.config, name, [*args.overrides, *overrides], args.out)
+    summary = train(args.config, name, overrides, args.minutes, args.out)
+    run = args.out / name
+    resolved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    scores = score(run, Path(resolved["data"]["dir"]))
+    return {"variant": name, "overrides": overrides, "steps": summary["step"],
+            "train_minutes": summary["elapsed_minutes"],
+            "target_tokens": summary.get("target_tokens"),
+            "dev_bleu_trainer": summary["best_bleu"],
+            "beam": scores["beam"]["beam"],
+            "dev_bleu_beam": scores["beam"]["bleu"]["score"],
+            "dev_chrf_beam": scores["beam"]["chrf"]["score"],
+            "dev_bleu_greedy": scores["greedy"]["bleu"]["score"]}
+
+
+def markdown(rows: list[dict], config: str, minutes: float) -> str:
+    lines = [f"`{config}`, {minutes:g} training minutes per variant; full dev set "
+             "(BLEU tok zh, chrF); best checkpoint of each run.", "",
+             "| variant | overrides | updates | target tokens | dev BLEU greedy "
+             "| dev BLEU beam | dev chrF beam |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        changed = ", ".join(f"`{o}`" for o in r["overrides"] if not o.startswith("data.dir="))
+        lines.append(f"| {r['variant']} | {changed or '–'} | {r['steps']:,} | "
+                     f"{r['target_tokens'] or 0:,} | {r['dev_bleu_greedy']:.2f} | "
+                     f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def variants(args) -> dict[str, list[str]]:
+    chosen = dict(PRESETS[args.preset]) if args.preset else {}
+    for spec in args.variant:
+        name, _, changes = spec.partition("=")
+        chosen[name] = [c for c in changes.split(",") if c]
+    if args.only:
+        names = args.only.split(",")
+        unknown = [n for n in names if n not in chosen]
+        if unknown:
+            sys.exit(f"sweep.py: unknown variant(s) {unknown}; known: {sorted(chosen)}")
+        chosen = {n: chosen[n] for n in names}
+    if not chosen:
+        sys.exit("sweep.py: nothing to run; give --preset or --variant")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default="configs/base.yaml")
+    parser.add_argument("--minutes", type=float, required=True, help="training minutes each")
+    parser.add_argument("--preset", choices=sorted(PRESETS))
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME=key=value,key=value (repeatable)")
+    parser.add_argument("--only", help="run only these variants (comma-separated names)")
+    parser.add_argument("--out", type=Path, default=Path("bench/out/sweep"))
+    parser.add_argument("--table", type=Path, help="write the markdown table here too")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="key.sub=value applied to every variant")
+    args = parser.parse_args(argv)
+    rows = [run_variant(args, name, changes) for name, changes in variants(args).items()]
+    table = markdown(rows, args.config, args.minutes)
+    print("\n" + table)
+    if args.table:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        args.table.write_text(table, encoding="utf-8")
+    print(json.dumps(rows, ensure_ascii=False))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
