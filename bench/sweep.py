@@ -123,8 +123,8 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
 def markdown(rows: list[dict], config: str, minutes: float) -> str:
     lines = [f"`{config}`, {minutes:g} training minutes per variant; full dev set "
              "(BLEU tok zh, chrF); best checkpoint of each run.", "",
-             "| variant | overrides | updates | target tokens | dev BLEU greedy "
-             "| dev BLEU beam | dev chrF beam |",
+             ("| variant | overrides | updates | target tokens | dev BLEU greedy "
+              "| dev BLEU beam | dev chrF beam |"),
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         changed = ", ".join(f"`{o}`" for o in r["overrides"] if not o.startswith("data.dir="))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, SHARED_DATA, synthetic_sentences  # noqa: F401  (re-exported)
+from helpers import REPO, SHARED_DATA, synthetic_sentences  # re-exported for older tests
 
 from hanyi.config import ModelConfig
 from hanyi.model import build_model

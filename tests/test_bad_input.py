@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import REPO, assert_user_error, hanyi
 
 from hanyi.cli.__main__ import main
-
-from helpers import REPO, assert_user_error, hanyi
 
 
 @pytest.fixture(scope="module")

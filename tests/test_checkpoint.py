@@ -9,17 +9,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import synthetic_sentences
 
 from hanyi import checkpoint
 from hanyi.checkpoint import load_model_dir, load_training_state, save_checkpoint
-from hanyi.config import (DataConfig, ExperimentConfig, ModelConfig, SourceConfig,
-                          TokenizerConfig, TrainConfig)
+from hanyi.config import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    SourceConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
 from hanyi.data.prepare import prepare
 from hanyi.errors import ModelLoadError
 from hanyi.model import build_model
 from hanyi.training.trainer import Trainer
-
-from helpers import synthetic_sentences
 
 
 @pytest.fixture(scope="module")

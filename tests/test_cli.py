@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO, hanyi
 
 from hanyi.cli.__main__ import COMMANDS
-
-from helpers import REPO, hanyi
 
 
 @pytest.fixture(scope="module")

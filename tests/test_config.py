@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from hanyi.config import (ExperimentConfig, ModelConfig, apply_overrides, config_from_yaml_text,
-                          config_to_yaml, from_dict, load_config)
+from hanyi.config import (
+    ExperimentConfig,
+    ModelConfig,
+    apply_overrides,
+    config_from_yaml_text,
+    config_to_yaml,
+    from_dict,
+    load_config,
+)
 from hanyi.errors import ConfigError
-
 
 REPO = Path(__file__).resolve().parents[1]
 

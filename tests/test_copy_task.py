@@ -12,7 +12,6 @@ from hanyi.training.distributed import Distributed
 from hanyi.training.optim import build_optimizer, learning_rate
 from hanyi.training.trainer import train_step
 
-
 IDS = SpecialIds(pad=0, bos=1, eos=2)
 
 

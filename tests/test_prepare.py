@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import synthetic_sentences
 
 from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
 from hanyi.data.corpus import Rejects, english_key, read_raw
 from hanyi.data.prepare import prepare
 from hanyi.errors import ConfigError, DataError
-
-from helpers import synthetic_sentences
 
 
 def write_fixture(root: Path) -> None:

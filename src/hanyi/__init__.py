@@ -9,7 +9,7 @@ Public API (imported lazily so `import hanyi` stays cheap):
 
 __version__ = "0.1.0"
 
-__all__ = ["Translator", "build_model", "__version__"]
+__all__ = ["Translator", "__version__", "build_model"]
 
 
 def __getattr__(name):  # PEP 562: lazy imports keep the CLI's --help fast

@@ -55,8 +55,7 @@ def format_line(translation, scores: bool) -> str:
 
 def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:
     for start in range(0, len(lines), CHUNK):
-        for translation in translator.translate(lines[start:start + CHUNK]):
-            out.write(format_line(translation, scores) + "\n")
+        out.writelines(format_line(translation, scores) + "\n" for translation in translator.translate(lines[start:start + CHUNK]))
         out.flush()
 
 

@@ -15,7 +15,7 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) y1 .. yn </s>    — what it must predict
     n_tokens: int  # real (non-pad) target tokens, the loss's normaliser
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         return Batch(self.src.to(device, non_blocking=True),
                      self.tgt_in.to(device, non_blocking=True),
                      self.tgt_out.to(device, non_blocking=True), self.n_tokens)

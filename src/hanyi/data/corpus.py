@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from hanyi.config import DataConfig, SourceConfig
 from hanyi.errors import DataError

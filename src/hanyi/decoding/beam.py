@@ -21,8 +21,7 @@ from __future__ import annotations
 import torch
 
 from hanyi.config import DecodeConfig
-from hanyi.decoding.constraints import (Hypothesis, apply_constraints, length_normalize,
-                                        max_lengths)
+from hanyi.decoding.constraints import Hypothesis, apply_constraints, length_normalize, max_lengths
 
 
 def expand(scores: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from hanyi.config import DecodeConfig
-from hanyi.decoding.constraints import (Hypothesis, apply_constraints, length_normalize,
-                                        max_lengths)
+from hanyi.decoding.constraints import Hypothesis, apply_constraints, length_normalize, max_lengths
 
 
 @torch.inference_mode()

@@ -22,4 +22,4 @@ def build_model(cfg: ModelConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> Transfo
     )
 
 
-__all__ = ["Transformer", "SpecialIds", "StepOutput", "build_model"]
+__all__ = ["SpecialIds", "StepOutput", "Transformer", "build_model"]

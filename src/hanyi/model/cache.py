@@ -22,10 +22,10 @@ class DecoderCache:
     length: int = 0  # target positions already processed
 
     @classmethod
-    def empty(cls, n_layers: int) -> "DecoderCache":
+    def empty(cls, n_layers: int) -> DecoderCache:
         return cls([None] * n_layers, [None] * n_layers, 0)
 
-    def select(self, index: torch.Tensor) -> "DecoderCache":
+    def select(self, index: torch.Tensor) -> DecoderCache:
         """Keep / reorder / repeat batch rows (beam search reorders after every step)."""
 
         def pick(kv: KV | None) -> KV | None:

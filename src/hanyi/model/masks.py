@@ -64,7 +64,7 @@ class AttentionMask:
             mask = causal if mask is None else mask & causal
         return mask
 
-    def select(self, index: torch.Tensor) -> "AttentionMask":
+    def select(self, index: torch.Tensor) -> AttentionMask:
         """Reorder / repeat the batch dimension (beam search)."""
         kp = None if self.key_padding is None else self.key_padding.index_select(0, index)
         return AttentionMask(kp, self.causal, self.offset)

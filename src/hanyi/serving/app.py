@@ -36,9 +36,15 @@ from hanyi.config import ServeConfig
 from hanyi.errors import HanyiError
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
-from hanyi.serving.schemas import (BatchTranslateResponse, ErrorResponse, HealthResponse,
-                                   LimitError, TranslateRequest, TranslateResponse,
-                                   check_limits)
+from hanyi.serving.schemas import (
+    BatchTranslateResponse,
+    ErrorResponse,
+    HealthResponse,
+    LimitError,
+    TranslateRequest,
+    TranslateResponse,
+    check_limits,
+)
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ class Job:
     need_attention: bool
     future: Future = field(default_factory=Future)
 
-    def joins(self, other: "Job") -> bool:
+    def joins(self, other: Job) -> bool:
         """Can this job be translated in the same call as ``other``?"""
         return self.decode == other.decode and self.need_attention == other.need_attention
 

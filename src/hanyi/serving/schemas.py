@@ -38,7 +38,7 @@ class TranslateRequest(BaseModel):
     attention_heads: bool = Field(False, description="per layer and head, not head-averaged")
 
     @model_validator(mode="after")
-    def _one_input(self) -> "TranslateRequest":
+    def _one_input(self) -> TranslateRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list)")
         for i, text in enumerate(self.all_texts):

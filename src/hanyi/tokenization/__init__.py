@@ -3,4 +3,4 @@
 from hanyi.tokenization.normalize import detokenize_zh, normalize_en, normalize_zh
 from hanyi.tokenization.vocab import Vocab
 
-__all__ = ["Vocab", "normalize_en", "normalize_zh", "detokenize_zh"]
+__all__ = ["Vocab", "detokenize_zh", "normalize_en", "normalize_zh"]

@@ -39,7 +39,7 @@ class Vocab:
             raise ModelLoadError("SentencePiece model lacks pad/bos/eos/unk ids")
 
     @classmethod
-    def from_file(cls, path: str | Path, split_punctuation: bool = False) -> "Vocab":
+    def from_file(cls, path: str | Path, split_punctuation: bool = False) -> Vocab:
         path = Path(path)
         if not path.is_file():
             raise ModelLoadError(f"SentencePiece model not found: {path}")

@@ -24,7 +24,7 @@ class Distributed:
         self.rank, self.world_size, self.local_rank = rank, world_size, local_rank
 
     @classmethod
-    def from_env(cls, device_type: str) -> "Distributed":
+    def from_env(cls, device_type: str) -> Distributed:
         """Join the process group described by torchrun's environment variables."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:

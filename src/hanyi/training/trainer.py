@@ -20,14 +20,14 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 
-from hanyi.checkpoint import (average_weights, load_training_state, load_weights,
-                              save_checkpoint)
+from hanyi.checkpoint import average_weights, load_training_state, load_weights, save_checkpoint
 from hanyi.config import ExperimentConfig, config_to_yaml
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
@@ -35,8 +35,8 @@ from hanyi.model import build_model
 from hanyi.tokenization import Vocab
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
-from hanyi.training.precision import autocast
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
+from hanyi.training.precision import autocast
 from hanyi.training.validation import dev_bleu, dev_loss
 
 log = logging.getLogger(__name__)

@@ -61,7 +61,8 @@ def build_kernel(cfg: ModelConfig, site: str) -> AttentionKernel:
     return kernel.from_config(cfg, site)
 
 
-from hanyi.model.attention.multihead import MultiHeadAttention  # noqa: E402 (needs the registry)
+# imported last: multihead.py needs the registry above
+from hanyi.model.attention.multihead import MultiHeadAttention
 
 __all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel",
            "get_kernel"]
