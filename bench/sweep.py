@@ -121,8 +121,8 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
 
 
 def markdown(rows: list[dict], config: str, minutes: float) -> str:
-    lines = [f"`{config}`, {minutes:g} training minutes per variant; full dev set "
-             "(BLEU tok zh, chrF); best checkpoint of each run.", "",
+    lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
+              "(BLEU tok zh, chrF); best checkpoint of each run."), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
               "| dev BLEU beam | dev chrF beam |"),
              "|---|---|---:|---:|---:|---:|---:|"]
