@@ -171,6 +171,16 @@ def test_start_up_translates_one_full_batch_before_serving(fake_translator):
         assert cold.calls == []
 
 
+def test_serve_flags_become_the_serve_config():
+    from hanyi.cli.__main__ import build_parser
+    from hanyi.cli.serve import serve_config
+
+    args = build_parser().parse_args(["serve", "--no-warmup", "--max-batch", "4",
+                                      "--timeout", "2.5"])
+    assert serve_config(args) == ServeConfig(warmup=False, max_batch=4, timeout_s=2.5)
+    assert serve_config(build_parser().parse_args(["serve"])) == ServeConfig()
+
+
 def test_serve_cli_reports_a_missing_model(tmp_path, capsys):
     from hanyi.cli.__main__ import main
 

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 SPEC_ENV = "HANYI_SERVE_SPEC"  # how the parent hands the settings to worker processes
 FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max_chars",
          "max_texts": "max_texts", "max_beam": "max_beam", "queue_size": "queue_size",
-         "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms"}
+         "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
+         "warmup": "warmup"}
 
 
 def add_parser(sub) -> None:
@@ -44,6 +45,8 @@ def add_parser(sub) -> None:
                    help=f"texts batched together, 1 = no batching (default: {d.max_batch})")
     p.add_argument("--batch-wait-ms", type=float,
                    help=f"wait for a batch to fill (default: {d.batch_wait_ms:g})")
+    p.add_argument("--no-warmup", dest="warmup", action="store_false", default=None,
+                   help="start serving without first translating one full batch")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 
