@@ -57,28 +57,30 @@ def _read_lines(path: Path) -> list[bytes]:
     return [line.rstrip(b"\r") for line in lines]
 
 
-def _decode(raw: bytes, origin: str, rejects: Rejects) -> str | None:
+def _utf8(raw: bytes, origin: str) -> tuple[str | None, str]:
+    """The decoded line, or None and why (for the rejects log)."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8"), ""
     except UnicodeDecodeError as exc:
-        rejects.add("utf8", origin, f"byte {exc.start}")
-        return None
+        return None, f"{origin} byte {exc.start}"
+
+
+def _decode(raw: bytes, origin: str, rejects: Rejects) -> str | None:
+    text, why = _utf8(raw, origin)
+    if text is None:
+        rejects.add("utf8", origin, why)
+    return text
 
 
 def _decode_pair(raw_en: bytes, raw_zh: bytes, en_origin: str, zh_origin: str,
                  rejects: Rejects) -> tuple[str, str] | None:
     """Decode one line of each side of a parallel source; one reject per pair, not per side."""
-    texts, bad_origins, details = [], [], []
-    for raw, origin in ((raw_en, en_origin), (raw_zh, zh_origin)):
-        try:
-            texts.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            bad_origins.append(origin)
-            details.append(f"{origin} byte {exc.start}")
-    if bad_origins:
-        rejects.add("utf8", bad_origins[0], "; ".join(details))
+    (en, en_why), (zh, zh_why) = _utf8(raw_en, en_origin), _utf8(raw_zh, zh_origin)
+    if en is None or zh is None:
+        rejects.add("utf8", en_origin if en is None else zh_origin,
+                    "; ".join(w for w in (en_why, zh_why) if w))
         return None
-    return texts[0], texts[1]
+    return en, zh
 
 
 def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pair]:
