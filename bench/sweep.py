@@ -82,7 +82,10 @@ def prepared_dir(config: str, name: str, overrides: list[str], out: Path) -> lis
 
 def train(config: str, name: str, overrides: list[str], minutes: float, out: Path) -> dict:
     run = out / name
-    if not (run / "summary.json").is_file():
+    summary = run / "summary.json"
+    finished = summary.is_file() and json.loads(summary.read_text(encoding="utf-8"))["reason"] \
+        != "interrupted"
+    if not finished:
         budget = [f"train.max_minutes={minutes}", "train.max_steps=0", "train.max_epochs=0"]
         resume = ["--resume"] if (run / "LATEST").exists() else []
         hanyi("train", config, "--out", str(run), *resume, *sets([*overrides, *budget]))
