@@ -46,6 +46,10 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "lr-2e-3": ["train.lr=2.0e-3"],
         "fp32": ["train.bf16=false"],
         "layers-6+3": ["model.encoder_layers=6"],
+        "d_model-384": ["model.d_model=384", "model.d_ff=1536"],
+        "ffn-2048": ["model.d_ff=2048"],
+        "heads-8": ["model.n_heads=8"],
+        "warmup-500": ["train.warmup_steps=500"],
         "post-norm": ["model.norm_position=post"],
     },
     # issue "efficient attention": the encoder's kernel only (decoder and cross unchanged)
