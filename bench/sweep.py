@@ -22,6 +22,10 @@ so a sweep can span several sessions: run the same command again.
 What the table can and cannot say: every variant gets the same, *short* budget, so it
 ranks recipes by how fast they learn, which is what a fixed 2-hour CPU budget rewards too,
 but a variant that is slow to start (a bigger model) may still win with more time.
+Updates per minute also vary by ±10% from run to run on a shared machine, so the table
+adds one more column: greedy dev BLEU of every run's checkpoint after the same number of
+updates (the latest step checkpoint all runs still have) — what a variant learns per
+update, apart from how fast it runs.
 """
 
 from __future__ import annotations
@@ -111,6 +115,28 @@ def score(run: Path, data_dir: Path) -> dict:
     return scores
 
 
+def common_step(runs: list[Path]) -> int | None:
+    """The latest step checkpoint that every run still has (an equal-updates comparison)."""
+    steps = [{int(c.name.split("_")[1]) for c in (r / "checkpoints").glob("step_*")} for r in runs]
+    shared = set.intersection(*steps) if steps else set()
+    return max(shared) if shared else None
+
+
+def score_at(run: Path, data_dir: Path, step: int) -> float:
+    """Greedy full-dev BLEU of the run's checkpoint after ``step`` updates (cached)."""
+    cache = run / "eval.json"
+    scores = json.loads(cache.read_text(encoding="utf-8"))
+    key = f"greedy@{step}"
+    if key not in scores:
+        line = hanyi("evaluate", "--model", str(run / "checkpoints" / f"step_{step:08d}"),
+                     "--src", str(data_dir / "dev.en"), "--ref", str(data_dir / "dev.zh"),
+                     "--json", "--beam", "1", capture=True).strip().splitlines()[-1]
+        scores[key] = json.loads(line)
+        cache.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    return scores[key]["bleu"]["score"]
+
+
 def run_variant(args, name: str, overrides: list[str]) -> dict:
     overrides = prepared_dir(args.config, name, [*args.overrides, *overrides], args.out)
     summary = train(args.config, name, overrides, args.minutes, args.out)
@@ -118,6 +144,7 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
     resolved = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     scores = score(run, Path(resolved["data"]["dir"]))
     return {"variant": name, "overrides": overrides, "steps": summary["step"],
+            "run": str(run), "data_dir": resolved["data"]["dir"],
             "train_minutes": summary["elapsed_minutes"],
             "target_tokens": summary.get("target_tokens"),
             "dev_bleu_trainer": summary["best_bleu"],
@@ -127,17 +154,32 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
             "dev_bleu_greedy": scores["greedy"]["bleu"]["score"]}
 
 
+def add_equal_updates(rows: list[dict]) -> int | None:
+    """Score every run at the same number of updates: it separates what a variant learns
+    per update from how many updates it gets in the time (its speed, and machine noise)."""
+    step = common_step([Path(r["run"]) for r in rows])
+    for r in rows:
+        r["equal_updates"] = step
+        r["dev_bleu_greedy_at_equal_updates"] = (
+            score_at(Path(r["run"]), Path(r["data_dir"]), step) if step else None)
+    return step
+
+
 def markdown(rows: list[dict], config: str, minutes: float) -> str:
+    step = rows[0].get("equal_updates") if rows else None
     lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
-              "(BLEU tok zh, chrF); best checkpoint of each run."), "",
+              "(BLEU tok zh, chrF); best checkpoint of each run"
+              + (f", and each run's checkpoint after {step:,} updates." if step else ".")), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
-              "| dev BLEU beam | dev chrF beam |"),
-             "|---|---|---:|---:|---:|---:|---:|"]
+              "| dev BLEU beam | dev chrF beam |"
+              + (f" dev BLEU greedy @ {step:,} updates |" if step else "")),
+             "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if step else "")]
     for r in rows:
         changed = ", ".join(f"`{o}`" for o in r["overrides"] if not o.startswith("data.dir="))
         lines.append(f"| {r['variant']} | {changed or '–'} | {r['steps']:,} | "
                      f"{r['target_tokens'] or 0:,} | {r['dev_bleu_greedy']:.2f} | "
-                     f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} |")
+                     f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} |"
+                     + (f" {r['dev_bleu_greedy_at_equal_updates']:.2f} |" if step else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -171,6 +213,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="key.sub=value applied to every variant")
     args = parser.parse_args(argv)
     rows = [run_variant(args, name, changes) for name, changes in variants(args).items()]
+    add_equal_updates(rows)
     table = markdown(rows, args.config, args.minutes)
     print("\n" + table)
     if args.table:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,12 +125,7 @@ class ModelConfig:
                 raise ConfigError(f"model.{name} must be >= 0")
 
     def kernel_for(self, site: Literal["encoder", "decoder", "cross"]) -> str:
-        chosen = {
-            "encoder": self.encoder_attention,
-            "decoder": self.decoder_attention,
-            "cross": self.cross_attention,
-        }[site]
-        return chosen or self.attention
+        return getattr(self, f"{site}_attention") or self.attention
 
 
 @dataclass
@@ -235,13 +231,7 @@ class ExperimentConfig:
     serve: ServeConfig = field(default_factory=ServeConfig)
 
 
-# ---------------------------------------------------------------------------
-# dict <-> dataclass
-# ---------------------------------------------------------------------------
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+# --- dict <-> dataclass ----------------------------------------------------
 
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
@@ -256,7 +246,7 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             options = ", ".join(repr(a) for a in get_args(tp))
             raise ConfigError(f"{where}: {value!r} is not valid; choose one of {options}")
         return value
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         args = get_args(tp)
         if value is None and type(None) in args:
             return None
@@ -294,17 +284,17 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_dict(cls: type, values: dict, where: str = "") -> Any:
     """Build dataclass ``cls`` from a (YAML) mapping, rejecting unknown keys."""
-    types = _field_types(cls)
-    unknown = sorted(set(values) - set(types))
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
     if unknown:
         prefix = f"{where}." if where else ""
         raise ConfigError(
             f"unknown config key '{prefix}{unknown[0]}'; valid keys"
-            f"{' in ' + where if where else ''}: {', '.join(sorted(types))}"
+            f"{' in ' + where if where else ''}: {', '.join(sorted(hints))}"
         )
     kwargs = {}
     for key, value in values.items():
-        kwargs[key] = _coerce(value, types[key], f"{where}.{key}" if where else key)
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # pragma: no cover - defensive
@@ -315,9 +305,7 @@ def to_dict(cfg: Any) -> dict:
     """Plain-data view of a config (tuples become lists, so YAML stays readable)."""
 
     def plain(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return [plain(x) for x in v]
-        if isinstance(v, list):
+        if isinstance(v, (tuple, list)):
             return [plain(x) for x in v]
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
@@ -326,9 +314,7 @@ def to_dict(cfg: Any) -> dict:
     return plain(dataclasses.asdict(cfg))
 
 
-# ---------------------------------------------------------------------------
-# YAML and overrides
-# ---------------------------------------------------------------------------
+# --- YAML and overrides ----------------------------------------------------
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -363,21 +349,30 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
+def _parse_yaml(text: str, where: str) -> dict:
+    """YAML text -> mapping; errors name ``where`` (a path or "") and the line."""
+    try:
+        values = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = "" if mark is None else f"{':' if where else 'line '}{mark.line + 1}"
+        at = f"{where}{line}: " if where or line else ""
+        raise ConfigError(f"{at}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where + ': ' if where else ''}the top level must be a mapping "
+                          "of sections")
+    return values
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason})") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return values
+    return _parse_yaml(text, str(path))
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> ExperimentConfig:
@@ -388,15 +383,8 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> Ex
 
 
 def config_from_yaml_text(text: str) -> ExperimentConfig:
-    try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ConfigError(f"{line}not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(values, dict):
-        raise ConfigError("the top level must be a mapping of sections")
-    return from_dict(ExperimentConfig, values)
+    """The config saved inside a checkpoint (errors have no file name to give)."""
+    return from_dict(ExperimentConfig, _parse_yaml(text, ""))
 
 
 def config_to_yaml(cfg: ExperimentConfig) -> str:
