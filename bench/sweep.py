@@ -115,11 +115,20 @@ def score(run: Path, data_dir: Path) -> dict:
     return scores
 
 
-def common_step(runs: list[Path]) -> int | None:
-    """The latest step checkpoint that every run still has (an equal-updates comparison)."""
-    steps = [{int(c.name.split("_")[1]) for c in (r / "checkpoints").glob("step_*")} for r in runs]
-    shared = set.intersection(*steps) if steps else set()
-    return max(shared) if shared else None
+def step_checkpoints(run: Path) -> list[int]:
+    return sorted(int(c.name.split("_")[1]) for c in (run / "checkpoints").glob("step_*"))
+
+
+def equal_updates(runs: list[Path], slack: float = 0.02) -> tuple[int, dict[Path, int | None]]:
+    """The updates the *slowest* run made, and for each run its step checkpoint nearest to
+    that count: an equal-updates comparison. A run with no checkpoint within ``slack`` of
+    the count gets None (its checkpoints were pruned or are too sparse)."""
+    target = min((max(step_checkpoints(r), default=0) for r in runs), default=0)
+    chosen = {}
+    for r in runs:
+        near = [s for s in step_checkpoints(r) if abs(s - target) <= slack * target]
+        chosen[r] = min(near, key=lambda s: abs(s - target)) if near and target else None
+    return target, chosen
 
 
 def score_at(run: Path, data_dir: Path, step: int) -> float:
@@ -154,32 +163,40 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
             "dev_bleu_greedy": scores["greedy"]["bleu"]["score"]}
 
 
-def add_equal_updates(rows: list[dict]) -> int | None:
+def add_equal_updates(rows: list[dict]) -> None:
     """Score every run at the same number of updates: it separates what a variant learns
     per update from how many updates it gets in the time (its speed, and machine noise)."""
-    step = common_step([Path(r["run"]) for r in rows])
+    target, chosen = equal_updates([Path(r["run"]) for r in rows])
     for r in rows:
-        r["equal_updates"] = step
+        step = chosen[Path(r["run"])]
+        r["equal_updates"], r["equal_updates_step"] = target, step
         r["dev_bleu_greedy_at_equal_updates"] = (
             score_at(Path(r["run"]), Path(r["data_dir"]), step) if step else None)
-    return step
+
+
+def at_equal_updates(row: dict, step: int) -> str:
+    if row.get("equal_updates_step") is None:
+        return "–"
+    own = row["equal_updates_step"]
+    return f"{row['dev_bleu_greedy_at_equal_updates']:.2f}" + (f" ({own:,})" if own != step else "")
 
 
 def markdown(rows: list[dict], config: str, minutes: float) -> str:
     step = rows[0].get("equal_updates") if rows else None
     lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
               "(BLEU tok zh, chrF); best checkpoint of each run"
-              + (f", and each run's checkpoint after {step:,} updates." if step else ".")), "",
+              + (f", and each run's checkpoint after ≈{step:,} updates (the slowest run's count;"
+                 " a run's own count in brackets where it differs)." if step else ".")), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
               "| dev BLEU beam | dev chrF beam |"
-              + (f" dev BLEU greedy @ {step:,} updates |" if step else "")),
+              + (f" dev BLEU greedy @ ≈{step:,} updates |" if step else "")),
              "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if step else "")]
     for r in rows:
         changed = ", ".join(f"`{o}`" for o in r["overrides"] if not o.startswith("data.dir="))
         lines.append(f"| {r['variant']} | {changed or '–'} | {r['steps']:,} | "
                      f"{r['target_tokens'] or 0:,} | {r['dev_bleu_greedy']:.2f} | "
                      f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} |"
-                     + (f" {r['dev_bleu_greedy_at_equal_updates']:.2f} |" if step else ""))
+                     + (f" {at_equal_updates(r, step)} |" if step else ""))
     return "\n".join(lines) + "\n"
 
 
