@@ -1,6 +1,6 @@
 """Recipe exploration at equal training time: one run per variant, scored on the full dev set.
 
-    python bench/sweep.py configs/base.yaml --minutes 30 --preset recipe \
+    python bench/sweep.py configs/base.yaml --minutes 20 --preset recipe \
         [--only base,ls-0,...] [--variant NAME=key=value,key=value ...] \
         [--out bench/out/sweep] [--table FILE] [--set key=value ...]
 
