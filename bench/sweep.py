@@ -24,8 +24,8 @@ ranks recipes by how fast they learn, which is what a fixed 2-hour CPU budget re
 but a variant that is slow to start (a bigger model) may still win with more time.
 Updates per minute also vary by ±10% from run to run on a shared machine, so the table
 adds one more column: greedy dev BLEU of every run's checkpoint after the same number of
-updates (the latest step checkpoint all runs still have) — what a variant learns per
-update, apart from how fast it runs.
+updates (each run's step checkpoint nearest to the slowest run's count) — what a variant
+learns per update, apart from how fast it runs.
 """
 
 from __future__ import annotations
