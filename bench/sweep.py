@@ -24,8 +24,8 @@ ranks recipes by how fast they learn, which is what a fixed 2-hour CPU budget re
 but a variant that is slow to start (a bigger model) may still win with more time.
 Updates per minute also vary by ±10% from run to run on a shared machine, so the table
 adds one more column: greedy dev BLEU of every run's checkpoint after the same number of
-updates (each run's step checkpoint nearest to the slowest run's count) — what a variant
-learns per update, apart from how fast it runs.
+updates (the most updates every run has a step checkpoint for) — what a variant learns
+per update, apart from how fast it runs.
 """
 
 from __future__ import annotations
@@ -120,15 +120,21 @@ def step_checkpoints(run: Path) -> list[int]:
 
 
 def equal_updates(runs: list[Path], slack: float = 0.02) -> tuple[int, dict[Path, int | None]]:
-    """The updates the *slowest* run made, and for each run its step checkpoint nearest to
-    that count: an equal-updates comparison. A run with no checkpoint within ``slack`` of
-    the count gets None (its checkpoints were pruned or are too sparse)."""
-    target = min((max(step_checkpoints(r), default=0) for r in runs), default=0)
-    chosen = {}
-    for r in runs:
-        near = [s for s in step_checkpoints(r) if abs(s - target) <= slack * target]
-        chosen[r] = min(near, key=lambda s: abs(s - target)) if near and target else None
-    return target, chosen
+    """The most updates at which *every* run has a step checkpoint (within ``slack``), and
+    each run's checkpoint nearest to that count: an equal-updates comparison. Candidates
+    are the runs' own checkpoint steps up to the slowest run's last one; (0, all None) if
+    no count fits every run."""
+    saved = {r: step_checkpoints(r) for r in runs}
+    last = min((max(steps, default=0) for steps in saved.values()), default=0)
+    for target in sorted({s for steps in saved.values() for s in steps if s <= last},
+                         reverse=True):
+        chosen = {}
+        for r, steps in saved.items():
+            near = [s for s in steps if abs(s - target) <= slack * target]
+            chosen[r] = min(near, key=lambda s: abs(s - target)) if near else None
+        if all(chosen.values()):
+            return target, chosen
+    return 0, dict.fromkeys(runs)
 
 
 def score_at(run: Path, data_dir: Path, step: int) -> float:
@@ -185,8 +191,9 @@ def markdown(rows: list[dict], config: str, minutes: float) -> str:
     step = rows[0].get("equal_updates") if rows else None
     lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
               "(BLEU tok zh, chrF); best checkpoint of each run"
-              + (f", and each run's checkpoint after ≈{step:,} updates (the slowest run's count;"
-                 " a run's own count in brackets where it differs)." if step else ".")), "",
+              + (f", and each run's checkpoint after ≈{step:,} updates (the most updates"
+                 " every run has a checkpoint for; a run's own count in brackets where it"
+                 " differs)." if step else ".")), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
               "| dev BLEU beam | dev chrF beam |"
               + (f" dev BLEU greedy @ ≈{step:,} updates |" if step else "")),
