@@ -23,9 +23,10 @@ What the table can and cannot say: every variant gets the same, *short* budget, 
 ranks recipes by how fast they learn, which is what a fixed 2-hour CPU budget rewards too,
 but a variant that is slow to start (a bigger model) may still win with more time.
 Updates per minute also vary by ±10% from run to run on a shared machine, so the table
-adds one more column: greedy dev BLEU of every run's checkpoint after the same number of
-updates (the most updates every run has a step checkpoint for) — what a variant learns
-per update, apart from how fast it runs.
+adds one more column: greedy dev BLEU of each run's checkpoint and the first run's (the
+reference, ``base`` in the presets) after the same number of updates (the most updates
+both have a step checkpoint for) — what a variant learns per update, apart from how fast
+it runs.
 """
 
 from __future__ import annotations
@@ -170,40 +171,48 @@ def run_variant(args, name: str, overrides: list[str]) -> dict:
 
 
 def add_equal_updates(rows: list[dict]) -> None:
-    """Score every run at the same number of updates: it separates what a variant learns
-    per update from how many updates it gets in the time (its speed, and machine noise)."""
-    target, chosen = equal_updates([Path(r["run"]) for r in rows])
-    for r in rows:
-        step = chosen[Path(r["run"])]
-        r["equal_updates"], r["equal_updates_step"] = target, step
-        r["dev_bleu_greedy_at_equal_updates"] = (
-            score_at(Path(r["run"]), Path(r["data_dir"]), step) if step else None)
+    """Score every run against the first (the reference, usually ``base``) at the same
+    number of updates: the most updates both have a step checkpoint for. It separates what
+    a variant learns per update from how many updates it gets in the time (its speed, and
+    machine noise). Pairwise, so one slow run does not pull every comparison down."""
+    ref = rows[0] if rows else None
+    for r in rows[1:]:
+        target, chosen = equal_updates([Path(ref["run"]), Path(r["run"])])
+        if not target:
+            continue
+        r["equal_updates"] = target
+        r["equal_updates_steps"] = [chosen[Path(ref["run"])], chosen[Path(r["run"])]]
+        r["dev_bleu_greedy_at_equal_updates"] = [
+            score_at(Path(x["run"]), Path(x["data_dir"]), step)
+            for x, step in zip((ref, r), r["equal_updates_steps"])]
 
 
-def at_equal_updates(row: dict, step: int) -> str:
-    if row.get("equal_updates_step") is None:
+def at_equal_updates(row: dict) -> str:
+    """'variant vs reference (updates)' for the table; a step in brackets where a run's
+    checkpoint is not exactly at the shared count."""
+    if "equal_updates" not in row:
         return "–"
-    own = row["equal_updates_step"]
-    return f"{row['dev_bleu_greedy_at_equal_updates']:.2f}" + (f" ({own:,})" if own != step else "")
+    (ref_score, own_score), steps = row["dev_bleu_greedy_at_equal_updates"], row["equal_updates_steps"]
+    counts = "/".join(f"{s:,}" for s in dict.fromkeys(steps[::-1]))
+    return f"{own_score:.2f} vs {ref_score:.2f} ({counts})"
 
 
 def markdown(rows: list[dict], config: str, minutes: float) -> str:
-    step = rows[0].get("equal_updates") if rows else None
+    ref = rows[0]["variant"] if rows else ""
     lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
-              "(BLEU tok zh, chrF); best checkpoint of each run"
-              + (f", and each run's checkpoint after ≈{step:,} updates (the most updates"
-                 " every run has a checkpoint for; a run's own count in brackets where it"
-                 " differs)." if step else ".")), "",
+              "(BLEU tok zh, chrF); best checkpoint of each run. Last column: greedy dev "
+              f"BLEU of the variant's checkpoint and {ref}'s after the same number of updates "
+              f"(the most updates both have a checkpoint for; the variant's own count "
+              "first where they differ)."), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
-              "| dev BLEU beam | dev chrF beam |"
-              + (f" dev BLEU greedy @ ≈{step:,} updates |" if step else "")),
-             "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if step else "")]
+              f"| dev BLEU beam | dev chrF beam | greedy at equal updates: variant vs {ref} |"),
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         changed = ", ".join(f"`{o}`" for o in r["overrides"] if not o.startswith("data.dir="))
         lines.append(f"| {r['variant']} | {changed or '–'} | {r['steps']:,} | "
                      f"{r['target_tokens'] or 0:,} | {r['dev_bleu_greedy']:.2f} | "
-                     f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} |"
-                     + (f" {at_equal_updates(r, step)} |" if step else ""))
+                     f"{r['dev_bleu_beam']:.2f} | {r['dev_chrf_beam']:.2f} | "
+                     f"{at_equal_updates(r)} |")
     return "\n".join(lines) + "\n"
 
 
