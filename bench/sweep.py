@@ -188,8 +188,8 @@ def add_equal_updates(rows: list[dict]) -> None:
 
 
 def at_equal_updates(row: dict) -> str:
-    """'variant vs reference (updates)' for the table; a step in brackets where a run's
-    checkpoint is not exactly at the shared count."""
+    """'variant vs reference (steps)' for the table: the checkpoints' update counts, the
+    variant's first, one number where they are the same."""
     if "equal_updates" not in row:
         return "–"
     (ref_score, own_score), steps = row["dev_bleu_greedy_at_equal_updates"], row["equal_updates_steps"]
@@ -202,7 +202,7 @@ def markdown(rows: list[dict], config: str, minutes: float) -> str:
     lines = [(f"`{config}`, {minutes:g} training minutes per variant; full dev set "
               "(BLEU tok zh, chrF); best checkpoint of each run. Last column: greedy dev "
               f"BLEU of the variant's checkpoint and {ref}'s after the same number of updates "
-              f"(the most updates both have a checkpoint for; the variant's own count "
+              "(the most updates both have a checkpoint for; the variant's own count "
               "first where they differ)."), "",
              ("| variant | overrides | updates | target tokens | dev BLEU greedy "
               f"| dev BLEU beam | dev chrF beam | greedy at equal updates: variant vs {ref} |"),
