@@ -120,3 +120,39 @@ def test_evaluate_writes_one_hypothesis_per_source_line(model, tiny_run, tmp_pat
     # the same hypotheses as `translate` with the same settings
     translated = hanyi("translate", "--model", model, "--beam", "1", "-i", str(src))
     assert translated.stdout.decode() == hyp.read_text("utf-8")
+
+
+def test_evaluate_scores_every_eval_set_of_a_config_per_length(model, tiny_run, tmp_path):
+    data = tiny_run / "data"
+    cfg = tmp_path / "sets.yaml"
+    cfg.write_text(
+        f"data: {{dir: {data}}}\n"
+        "eval_sets:\n"
+        "  - {name: test, src: '{data.dir}/test.en', ref: '{data.dir}/test.zh'}\n"
+        "  - {name: dev, src: '{data.dir}/dev.en', ref: '{data.dir}/dev.zh'}\n",
+        encoding="utf-8")
+    proc = hanyi("evaluate", "--model", model, "--config", str(cfg), "--by-length", "--json",
+                 "--beam", "1", "--hyp-out", str(tmp_path / "hyps"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    assert set(report["sets"]) == {"test", "dev"}
+    test = report["sets"]["test"]
+    assert sum(row["sentences"] for row in test["by_length"]) == test["sentences"] == 200
+    assert {row["words"] for row in test["by_length"]} <= {"1-5", "6-8", "9-12", "13-20", "21+"}
+    assert len((tmp_path / "hyps" / "dev.zh").read_text("utf-8").splitlines()) == 200
+    only = json.loads(hanyi("evaluate", "--model", model, "--config", str(cfg), "--sets",
+                            "dev", "--json", "--beam", "1").stdout)
+    assert list(only["sets"]) == ["dev"]
+    text = hanyi("evaluate", "--model", model, "--config", str(cfg), "--beam", "1").stdout
+    assert "== test" in text.decode() and "== dev" in text.decode()
+
+
+def test_evaluate_without_sets_or_src_says_what_to_give(model, tmp_path):
+    from helpers import assert_user_error
+
+    assert_user_error(hanyi("evaluate", "--model", model), "no eval_sets", "--src")
+    cfg = tmp_path / "sets.yaml"
+    cfg.write_text("eval_sets:\n  - {name: a, src: x.en, ref: x.zh}\n", encoding="utf-8")
+    assert_user_error(hanyi("evaluate", "--model", model, "--config", str(cfg), "--sets", "b"),
+                      "no eval set named 'b'", "choose from a")
+    assert_user_error(hanyi("evaluate", "--model", model, "--src", "x.en"), "both --src")

@@ -9,10 +9,16 @@ line number — nothing disappears silently. Reasons:
 ``too_long`` longer than data.max_en_chars / data.max_zh_chars
 ``ratio``    len(en) / len(zh) outside [data.min_ratio, data.max_ratio] (misalignment)
 ``no_han``   the Chinese side has no Chinese character (untranslated)
+``fuzzy`` / ``untranslated`` / ``plural`` / ``obsolete``   gettext entries that are not
+             one reviewed msgid -> msgstr pair (``format: po``)
+``placeholder``  a UI string with ``%s`` / ``{0}`` / ``%1`` (``ui_strings: true``)
+``few_words``  fewer English words than the source's ``min_words``
 """
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -20,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hanyi.config import DataConfig, SourceConfig
+from hanyi.data.markup import clean_markup, has_placeholder, strip_accelerators
 from hanyi.errors import DataError
 from hanyi.tokenization.normalize import normalize_en, normalize_zh
+from hanyi.tokenization.sentences import split_en, split_zh
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -31,6 +39,7 @@ class Pair:
     en: str
     zh: str
     origin: str  # "file:line", for logs
+    source: str = ""  # the name of the source it came from
 
 
 @dataclass
@@ -45,10 +54,31 @@ class Rejects:
         self.log.append(f"{origin}\t{reason}\t{detail[:200]}")
 
 
-def _read_lines(path: Path) -> list[bytes]:
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+_COMPRESSED = {".xz": lzma.decompress, ".gz": gzip.decompress}
+
+
+def find_file(path: Path) -> Path:
+    """``path`` itself, else ``path.xz`` or ``path.gz``: corpora often arrive compressed."""
+    for candidate in (path, *(Path(f"{path}{ext}") for ext in _COMPRESSED)):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"data file not found: {path} (nor {path}.xz / {path}.gz)")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its name ends in .xz or .gz."""
     data = path.read_bytes()
+    unpack = _COMPRESSED.get(path.suffix)
+    if unpack is None:
+        return data
+    try:
+        return unpack(data)
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot decompress ({exc})") from None
+
+
+def _read_lines(path: Path) -> list[bytes]:
+    data = read_bytes(path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # UTF-8 byte-order mark
     lines = data.split(b"\n")
@@ -87,7 +117,7 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
     """Yield un-normalised pairs of one source; malformed lines go to ``rejects``."""
     path = root / source.path
     if source.format == "parallel":
-        en_path, zh_path = Path(f"{path}.en"), Path(f"{path}.zh")
+        en_path, zh_path = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
         en_lines, zh_lines = _read_lines(en_path), _read_lines(zh_path)
         if len(en_lines) != len(zh_lines):
             raise DataError(f"{en_path} has {len(en_lines)} lines but {zh_path} has "
@@ -100,6 +130,10 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
             if texts is not None:
                 yield Pair(texts[0], texts[1], origin)
         return
+    if source.format == "po":
+        yield from read_po(path, source.max_pairs, rejects)
+        return
+    path = find_file(path)
     allowed = (2, 3) if source.attribution else (2,)
     for n, raw in enumerate(_read_lines(path), start=1):
         if source.max_pairs is not None and n > source.max_pairs:
@@ -113,6 +147,47 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
             rejects.add("fields", origin, f"{len(fields)} tab-separated fields")
             continue
         yield Pair(fields[0], fields[1], origin)
+
+
+def _po_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"gettext catalogue(s) not found: {path}")
+    files = sorted(p for p in path.rglob("*") if p.is_file()
+                   and p.name.endswith((".po", ".po.xz", ".po.gz")))
+    if not files:
+        raise DataError(f"{path}: no *.po / *.po.xz / *.po.gz catalogue in this directory")
+    return files
+
+
+def read_po(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:
+    """msgid -> msgstr of every reviewed, translated, singular entry of the catalogue(s)."""
+    import polib
+
+    taken = 0
+    for file in _po_files(path):
+        text = _decode(read_bytes(file), str(file), rejects)
+        if text is None:
+            continue
+        try:
+            catalogue = polib.pofile(text)
+        except (OSError, ValueError) as exc:  # polib raises OSError for syntax errors
+            raise DataError(f"{file}: not a valid gettext catalogue ({exc})") from None
+        for entry in catalogue:
+            origin = f"{file}:{entry.linenum}"
+            reason = ("obsolete" if entry.obsolete else "fuzzy" if entry.fuzzy
+                      else "plural" if entry.msgid_plural else
+                      "untranslated" if not entry.msgstr.strip() else None)
+            if not entry.msgid:  # the header entry
+                continue
+            if reason:
+                rejects.add(reason, origin)
+                continue
+            if max_pairs is not None and taken >= max_pairs:
+                return
+            taken += 1
+            yield Pair(entry.msgid, entry.msgstr, origin)
 
 
 def clean(pair: Pair, cfg: DataConfig, rejects: Rejects) -> Pair | None:
@@ -132,6 +207,43 @@ def clean(pair: Pair, cfg: DataConfig, rejects: Rejects) -> Pair | None:
         rejects.add("ratio", pair.origin, f"{ratio:.2f}")
         return None
     return Pair(en, zh, pair.origin)
+
+
+def source_pairs(source: SourceConfig, cfg: DataConfig, root: Path, rejects: Rejects,
+                 tally: Counter) -> Iterator[Pair]:
+    """Every clean pair of one source: read, the source's own steps, then :func:`clean`.
+    ``tally`` counts the records ``read`` and the extra pairs made by ``split`` sentences."""
+    for raw in read_raw(source, root, rejects):
+        tally["read"] += 1
+        en, zh = raw.en, raw.zh
+        if source.ui_strings:
+            en, zh = strip_accelerators(en), strip_accelerators(zh)
+            if has_placeholder(en) or has_placeholder(zh):
+                rejects.add("placeholder", raw.origin, en)
+                continue
+        if source.clean_markup:
+            en, zh = clean_markup(en), clean_markup(zh)
+        parts = _sentence_pairs(Pair(en, zh, raw.origin), source.split_sentences)
+        tally["split"] += len(parts) - 1
+        for part in parts:
+            pair = clean(part, cfg, rejects)
+            if pair is None:
+                continue
+            if len(pair.en.split()) < source.min_words:
+                rejects.add("few_words", pair.origin, pair.en)
+                continue
+            yield pair
+
+
+def _sentence_pairs(pair: Pair, split: bool) -> list[Pair]:
+    """A paragraph pair as sentence pairs when both sides have the same number of
+    sentences (then sentence k translates sentence k); else the paragraph as it is."""
+    if not split:
+        return [pair]
+    en, zh = split_en(pair.en), split_zh(pair.zh)
+    if len(en) < 2 or len(en) != len(zh):
+        return [pair]
+    return [Pair(e, z, f"{pair.origin}#s{k}") for k, (e, z) in enumerate(zip(en, zh), 1)]
 
 
 def english_key(en: str) -> str:

@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from hanyi.data.batch import Batch, collate
 from hanyi.errors import DataError
 from hanyi.tokenization import Vocab
@@ -17,6 +19,7 @@ class ParallelData:
     tgt: list[list[int]]
     src_text: list[str]
     tgt_text: list[str]
+    sources: list[str] | None = None  # the source name of each pair (``SPLIT.src``), if known
 
     def __len__(self) -> int:
         return len(self.src)
@@ -40,20 +43,43 @@ def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
     en, zh = read_split(prepared, split)
     src = [ids[:max_len] for ids in src_vocab.encode_batch(en)]
     tgt = [ids[:max_len - 1] for ids in tgt_vocab.encode_batch(zh)]  # room for <s> / </s>
-    return ParallelData(src, tgt, en, zh)
+    names = prepared / f"{split}.src"
+    sources = names.read_text(encoding="utf-8").splitlines() if names.is_file() else None
+    if sources is not None and len(sources) != len(en):
+        raise DataError(f"{names} has {len(sources)} lines but {split}.en has {len(en)}")
+    return ParallelData(src, tgt, en, zh, sources)
+
+
+def weighted_epoch(sources: list[str], weights: dict[str, float], seed: int,
+                   epoch: int) -> list[int]:
+    """Indices of the examples one epoch trains on, each pair of a source with weight w
+    appearing floor(w) times plus once more with probability w - floor(w): a weight of 2
+    doubles a small source, 0.3 keeps a random 30% of a large one, a fresh 30% each epoch.
+    Sources not in ``weights`` have weight 1. A pure function of (seed, epoch)."""
+    names = sorted(set(sources))
+    per_name = np.array([weights.get(n, 1.0) for n in names], dtype=np.float64)
+    lookup = {n: i for i, n in enumerate(names)}
+    w = per_name[np.fromiter((lookup[s] for s in sources), dtype=np.int64, count=len(sources))]
+    rng = np.random.default_rng([seed, epoch, 0x5EED])
+    copies = np.floor(w).astype(np.int64) + (rng.random(len(w)) < w - np.floor(w))
+    return np.repeat(np.arange(len(w)), copies).tolist()
 
 
 def token_batches(src_lens: list[int], tgt_lens: list[int], max_tokens: int, seed: int,
-                  epoch: int, shuffle: bool = True) -> list[list[int]]:
+                  epoch: int, shuffle: bool = True,
+                  indices: list[int] | None = None) -> list[list[int]]:
     """Group example indices into batches of at most ``max_tokens`` padded tokens.
 
     Examples are sorted by length (ties broken at random) so a batch holds sentences of
     similar length and little padding; the batches are then shuffled. Everything derives
     from (seed, epoch), so every process and every resumed run sees the same batches.
+    ``indices`` (default: every example once) may repeat or leave out examples.
     """
     rng = random.Random(seed * 1_000_003 + epoch)
-    noise = [rng.random() for _ in src_lens]
-    order = sorted(range(len(src_lens)), key=lambda i: (src_lens[i], tgt_lens[i] + 1, noise[i]))
+    indices = range(len(src_lens)) if indices is None else indices
+    noise = [rng.random() for _ in indices]
+    order = [i for _, _, _, i in sorted(
+        (src_lens[i], tgt_lens[i] + 1, noise[k], i) for k, i in enumerate(indices))]
     batches, current, width = [], [], 0
     for i in order:
         new_width = max(width, src_lens[i], tgt_lens[i] + 1)
@@ -76,6 +102,11 @@ def make_batch(data: ParallelData, indices: list[int], src_vocab: Vocab,
 
 
 def epoch_batches(data: ParallelData, max_tokens: int, seed: int, epoch: int,
-                  shuffle: bool = True) -> list[list[int]]:
+                  shuffle: bool = True,
+                  weights: dict[str, float] | None = None) -> list[list[int]]:
+    """One epoch's batches; with per-source ``weights``, over :func:`weighted_epoch`."""
+    indices = None
+    if weights and data.sources is not None and any(w != 1.0 for w in weights.values()):
+        indices = weighted_epoch(data.sources, weights, seed, epoch)
     return token_batches([len(s) for s in data.src], [len(t) for t in data.tgt], max_tokens,
-                         seed, epoch, shuffle)
+                         seed, epoch, shuffle, indices)

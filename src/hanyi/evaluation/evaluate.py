@@ -1,4 +1,9 @@
-"""Translate a test set and score it."""
+"""Translate a test set and score it, overall and per English-length bucket.
+
+Short sentences are easy and long ones hard; a corpus score hides which a model is good
+at. ``by_length`` scores each bucket of English length (in words) on its own, with the
+buckets of the held-out reports in docs/RESULTS.md: 1–5, 6–8, 9–12, 13–20, 21+.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,29 @@ from hanyi.evaluation.metrics import Score, bleu, chrf
 from hanyi.inference import Translator
 
 
+LENGTH_BUCKETS = ((1, 5), (6, 8), (9, 12), (13, 20), (21, None))
+
+
+def bucket_name(low: int, high: int | None) -> str:
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
+    """BLEU and chrF of each English-length bucket (words = whitespace-separated tokens).
+    A sentence of 0 words counts in the first bucket; empty buckets are left out."""
+    rows = []
+    for low, high in LENGTH_BUCKETS:
+        picked = [i for i, s in enumerate(sources)
+                  if max(len(s.split()), 1) >= low and (high is None or len(s.split()) <= high)]
+        if not picked:
+            continue
+        hyp, ref = [hypotheses[i] for i in picked], [references[i] for i in picked]
+        rows.append({"words": bucket_name(low, high), "sentences": len(picked),
+                     "bleu": round(bleu(hyp, ref).score, 2),
+                     "chrf": round(chrf(hyp, ref).score, 2)})
+    return rows
+
+
 @dataclass
 class Report:
     bleu: Score
@@ -17,17 +45,22 @@ class Report:
     sentences: int
     seconds: float
     hypotheses: list[str]
+    lengths: list[dict] | None = None  # by_length() rows, when asked for
 
     def as_dict(self) -> dict:
-        return {"bleu": self.bleu.as_dict(), "chrf": self.chrf.as_dict(),
-                "sentences": self.sentences, "seconds": round(self.seconds, 2),
-                "sentences_per_second": round(self.sentences / max(self.seconds, 1e-9), 2)}
+        out = {"bleu": self.bleu.as_dict(), "chrf": self.chrf.as_dict(),
+               "sentences": self.sentences, "seconds": round(self.seconds, 2),
+               "sentences_per_second": round(self.sentences / max(self.seconds, 1e-9), 2)}
+        if self.lengths is not None:
+            out["by_length"] = self.lengths
+        return out
 
 
 def evaluate(translator: Translator, sources: list[str], references: list[str],
-             decode: DecodeConfig | None = None) -> Report:
+             decode: DecodeConfig | None = None, lengths: bool = False) -> Report:
     start = time.perf_counter()
     hypotheses = [t.text for t in translator.translate(sources, decode)]
     seconds = time.perf_counter() - start
+    rows = by_length(sources, hypotheses, references) if lengths else None
     return Report(bleu(hypotheses, references), chrf(hypotheses, references), len(sources),
-                  seconds, hypotheses)
+                  seconds, hypotheses, rows)

@@ -252,7 +252,8 @@ class Trainer:
         """Yield lists of ``accumulate`` batches, epoch after epoch, from the saved position."""
         t = self.cfg.train
         while True:
-            order = epoch_batches(self.train_data, t.max_tokens, t.seed, self.state.epoch)
+            order = epoch_batches(self.train_data, t.max_tokens, t.seed, self.state.epoch,
+                                  weights={s.name: s.weight for s in self.cfg.data.sources})
             order = self.dist.shard(order)
             while self.state.batch_in_epoch + t.accumulate <= len(order):
                 start = self.state.batch_in_epoch

@@ -5,21 +5,13 @@ command line can change more with ``--set section.key=value``. The resolved
 ``ExperimentConfig`` is saved inside every checkpoint, so a model directory always says
 exactly how it was built.
 
-Unknown keys and invalid values raise :class:`ConfigError` with the list of valid
-options, instead of being silently ignored.
+Loading and validation of YAML live in ``config/loading.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
-
-import yaml
+from typing import Literal
 
 from hanyi.errors import ConfigError
 
@@ -29,21 +21,34 @@ class SourceConfig:
     """One parallel corpus read by ``hanyi prepare``.
 
     ``format: tsv`` reads ``en<TAB>zh[<TAB>attribution]`` lines from ``path``;
-    ``format: parallel`` reads line-aligned ``path + ".en"`` and ``path + ".zh"``.
+    ``format: parallel`` reads line-aligned ``path + ".en"`` and ``path + ".zh"``;
+    ``format: po`` reads gettext catalogues (``path`` is one file or a directory searched
+    recursively), msgid -> msgstr. Any file may be compressed (``.xz``, ``.gz``).
     ``role`` says where the pairs go: ``train`` only, ``pool`` (train, but dev and test
-    sentences may be drawn from it), or a fixed ``dev`` / ``test`` set.
+    sentences may be drawn from it), a fixed ``dev`` / ``test`` set, or ``exclude``: a
+    held-out set used elsewhere (e.g. a general-domain dev set) whose sentences and their
+    near-duplicates are kept out of training; its pairs are not written anywhere.
     """
 
     name: str = ""
     path: str = ""
-    format: Literal["tsv", "parallel"] = "tsv"
-    role: Literal["train", "pool", "dev", "test"] = "train"
+    format: Literal["tsv", "parallel", "po"] = "tsv"
+    role: Literal["train", "pool", "dev", "test", "exclude"] = "train"
     attribution: bool = False  # the TSV has a third, attribution column
     max_pairs: int | None = None  # take only the first N records (for small configs)
+    clean_markup: bool = False  # remove reST / Markdown / HTML inline markup, both sides
+    ui_strings: bool = False  # strip accelerators (_File, &Open); drop pairs with %s, {0}
+    split_sentences: bool = False  # paragraph pairs -> sentence pairs when the counts agree
+    min_words: int = 0  # drop pairs with fewer English words than this
+    weight: float = 1.0  # sampling weight in training: expected copies of each pair per epoch
+    license: str = ""  # recorded in stats.json and the model card
+    redistribute: bool = True  # false: may be used in experiments, not in a shipped model
 
     def __post_init__(self) -> None:
         if not self.name or not self.path:
             raise ConfigError("every data source needs a 'name' and a 'path'")
+        if self.weight < 0 or self.min_words < 0:
+            raise ConfigError(f"data source '{self.name}': weight and min_words must be >= 0")
 
 
 @dataclass
@@ -221,6 +226,24 @@ class ServeConfig:
 
 
 @dataclass
+class EvalSetConfig:
+    """A test set that ``hanyi evaluate`` scores when given no ``--src``/``--ref``.
+
+    ``src``/``ref`` are line-aligned files; ``{data.root}`` and ``{data.dir}`` in them are
+    replaced by those settings (so one config names the prepared test split and the
+    general-domain sets in ../shared/data alike).
+    """
+
+    name: str = ""
+    src: str = ""
+    ref: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.src or not self.ref:
+            raise ConfigError("every eval set needs a 'name', a 'src' and a 'ref'")
+
+
+@dataclass
 class ExperimentConfig:
     name: str = "hanyi"
     data: DataConfig = field(default_factory=DataConfig)
@@ -229,168 +252,4 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=1000))
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
-
-
-# --- dict <-> dataclass ----------------------------------------------------
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check ``value`` against type ``tp`` (simple cases) and convert dict -> dataclass."""
-    origin = get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}")
-        return from_dict(tp, value, where)
-    if origin is Literal:
-        if value not in get_args(tp):
-            options = ", ".join(repr(a) for a in get_args(tp))
-            raise ConfigError(f"{where}: {value!r} is not valid; choose one of {options}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        (item,) = get_args(tp)
-        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, get_args(tp)))
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):
-        # YAML 1.1 (PyYAML) reads 3e-4 as a string (it wants 3.0e-4); accept it as a number.
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if tp in (int, float, str, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise ConfigError(f"{where} must be {tp.__name__}, got {value!r}")
-    return value
-
-
-def from_dict(cls: type, values: dict, where: str = "") -> Any:
-    """Build dataclass ``cls`` from a (YAML) mapping, rejecting unknown keys."""
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(hints))
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(
-            f"unknown config key '{prefix}{unknown[0]}'; valid keys"
-            f"{' in ' + where if where else ''}: {', '.join(sorted(hints))}"
-        )
-    kwargs = {}
-    for key, value in values.items():
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - defensive
-        raise ConfigError(f"{where or cls.__name__}: {exc}") from None
-
-
-def to_dict(cfg: Any) -> dict:
-    """Plain-data view of a config (tuples become lists, so YAML stays readable)."""
-
-    def plain(v: Any) -> Any:
-        if isinstance(v, (tuple, list)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-
-    return plain(dataclasses.asdict(cfg))
-
-
-# --- YAML and overrides ----------------------------------------------------
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"model.d_model=512"`` -> (["model", "d_model"], 512). Values are parsed as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"--set expects key.sub=value, got {text!r}")
-    key, raw = text.split("=", 1)
-    if not key.strip():
-        raise ConfigError(f"--set expects key.sub=value, got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().split("."), value
-
-
-def apply_overrides(values: dict, overrides: list[str]) -> dict:
-    """Apply ``--set`` overrides to a raw config mapping (validated later by from_dict)."""
-    values = dict(values)
-    for text in overrides:
-        path, value = parse_override(text)
-        node = values
-        for part in path[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = {}
-            elif not isinstance(child, dict):
-                raise ConfigError(f"--set {text}: '{part}' is not a section")
-            node[part] = dict(child)
-            node = node[part]
-        node[path[-1]] = value
-    return values
-
-
-def _parse_yaml(text: str, where: str) -> dict:
-    """YAML text -> mapping; errors name ``where`` (a path or "") and the line."""
-    try:
-        values = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = "" if mark is None else f"{':' if where else 'line '}{mark.line + 1}"
-        at = f"{where}{line}: " if where or line else ""
-        raise ConfigError(f"{at}not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where + ': ' if where else ''}the top level must be a mapping "
-                          "of sections")
-    return values
-
-
-def read_yaml(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 ({exc.reason})") from None
-    return _parse_yaml(text, str(path))
-
-
-def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> ExperimentConfig:
-    """Read a YAML experiment config, apply ``--set`` overrides, validate everything."""
-    values = read_yaml(path) if path is not None else {}
-    values = apply_overrides(values, list(overrides))
-    return from_dict(ExperimentConfig, values)
-
-
-def config_from_yaml_text(text: str) -> ExperimentConfig:
-    """The config saved inside a checkpoint (errors have no file name to give)."""
-    return from_dict(ExperimentConfig, _parse_yaml(text, ""))
-
-
-def config_to_yaml(cfg: ExperimentConfig) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    """dataclasses.replace that re-runs validation."""
-    return dataclasses.replace(cfg, **changes)
+    eval_sets: list[EvalSetConfig] = field(default_factory=list)

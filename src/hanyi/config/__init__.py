@@ -1,0 +1,32 @@
+"""Typed configuration: one dataclass per concern (``sections.py``), loaded from YAML
+(``loading.py``). Every default lives in ``sections.py`` and only there."""
+
+from hanyi.config.loading import (
+    apply_overrides,
+    config_from_yaml_text,
+    config_to_yaml,
+    from_dict,
+    load_config,
+    parse_override,
+    read_yaml,
+    replace,
+    to_dict,
+)
+from hanyi.config.sections import (
+    DataConfig,
+    DecodeConfig,
+    EvalSetConfig,
+    ExperimentConfig,
+    ModelConfig,
+    ServeConfig,
+    SourceConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "DataConfig", "DecodeConfig", "EvalSetConfig", "ExperimentConfig", "ModelConfig",
+    "ServeConfig", "SourceConfig", "TokenizerConfig", "TrainConfig", "apply_overrides",
+    "config_from_yaml_text", "config_to_yaml", "from_dict", "load_config", "parse_override",
+    "read_yaml", "replace", "to_dict",
+]

@@ -1,0 +1,153 @@
+"""Every kind of source `prepare` reads: compressed files, gettext catalogues, inline markup,
+UI strings, paragraph pairs split into sentences, and per-source sampling weights."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from hanyi.config import DataConfig, SourceConfig
+from hanyi.data.corpus import Rejects, source_pairs
+from hanyi.data.dataset import ParallelData, epoch_batches, weighted_epoch
+from hanyi.data.markup import clean_markup, has_placeholder, strip_accelerators
+from hanyi.errors import DataError
+from hanyi.tokenization.sentences import split_en, split_zh
+
+PO = '''# a catalogue
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+#: a.rst:1
+msgid "Use ``len(x)`` to count the :class:`list` items."
+msgstr "使用 ``len(x)`` 来计算 :class:`list` 的项数。"
+
+#, fuzzy
+msgid "A fuzzy entry."
+msgstr "模糊的条目。"
+
+msgid "Not translated yet."
+msgstr ""
+
+msgid "One file"
+msgid_plural "%d files"
+msgstr[0] "%d 个文件"
+
+#~ msgid "An obsolete entry."
+#~ msgstr "过时的条目。"
+
+msgid ""
+"The first sentence is here. The second one follows."
+msgstr "第一句在这里。第二句紧随其后。"
+'''
+
+
+def pairs_of(source: SourceConfig, root: Path) -> tuple[list, Rejects]:
+    rejects = Rejects()
+    cfg = DataConfig(root=str(root))
+    return list(source_pairs(source, cfg, root, rejects, Counter())), rejects
+
+
+def test_po_catalogue_keeps_reviewed_singular_translations(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.po.xz").write_bytes(lzma.compress(PO.encode("utf-8")))
+    source = SourceConfig(name="po", path="docs", format="po", clean_markup=True,
+                          split_sentences=True)
+    pairs, rejects = pairs_of(source, tmp_path)
+    assert [(p.en, p.zh) for p in pairs] == [
+        ("Use len(x) to count the list items.", "使用 len(x) 来计算 list 的项数。"),
+        ("The first sentence is here.", "第一句在这里。"),
+        ("The second one follows.", "第二句紧随其后。")]
+    assert pairs[0].origin.endswith("a.po.xz:6")  # where the entry starts
+    assert pairs[2].origin.endswith("#s2")
+    for reason in ("fuzzy", "untranslated", "plural", "obsolete"):
+        assert rejects.counts[reason] == 1, reason
+
+
+def test_a_directory_without_catalogues_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no \\*.po"):
+        pairs_of(SourceConfig(name="po", path="empty", format="po"), tmp_path)
+
+
+@pytest.mark.parametrize("suffix, pack", [(".xz", lzma.compress), (".gz", gzip.compress)])
+def test_compressed_parallel_files_are_read_transparently(tmp_path, suffix, pack):
+    (tmp_path / f"c.en{suffix}").write_bytes(pack("I like tea.\nGood night.\n".encode()))
+    (tmp_path / f"c.zh{suffix}").write_bytes(pack("我喜欢茶。\n晚安。\n".encode()))
+    pairs, _ = pairs_of(SourceConfig(name="c", path="c", format="parallel"), tmp_path)
+    assert [p.zh for p in pairs] == ["我喜欢茶。", "晚安。"]
+
+
+def test_a_corrupt_compressed_file_is_a_clear_error(tmp_path):
+    (tmp_path / "c.tsv.xz").write_bytes(b"not xz at all")
+    with pytest.raises(DataError, match="cannot decompress"):
+        pairs_of(SourceConfig(name="c", path="c.tsv.xz"), tmp_path)
+
+
+def test_paragraphs_whose_sentence_counts_differ_stay_whole(tmp_path):
+    (tmp_path / "p.tsv").write_text("One. Two. Three.\t一。二三。\n", encoding="utf-8")
+    pairs, _ = pairs_of(SourceConfig(name="p", path="p.tsv", split_sentences=True), tmp_path)
+    assert [(p.en, p.zh) for p in pairs] == [("One. Two. Three.", "一。二三。")]
+
+
+def test_ui_strings_lose_accelerators_and_placeholder_pairs(tmp_path):
+    (tmp_path / "ui.tsv").write_text(
+        "_Open the file now\t打开文件(_O)\n%s files were deleted\t已删除 %s 个文件\n"
+        "Hi\t嗨\n", encoding="utf-8")
+    source = SourceConfig(name="ui", path="ui.tsv", ui_strings=True, min_words=2)
+    pairs, rejects = pairs_of(source, tmp_path)
+    assert [(p.en, p.zh) for p in pairs] == [("Open the file now", "打开文件")]
+    assert rejects.counts["placeholder"] == 1 and rejects.counts["few_words"] == 1
+
+
+@pytest.mark.parametrize("text, plain", [
+    ("See :ref:`history-and-license` for *complete* terms.",
+     "See history-and-license for complete terms."),
+    (":func:`~os.path.join` and :meth:`split <str.split>`", "join and split"),
+    ("Read `the guide <https://x.org>`_ now::", "Read the guide now:"),
+    ("**Note:** see [the book](https://a.b) and `code`", "Note: see the book and code"),
+    ("<b>Bold</b> &amp; <a href='x'>link</a>", "Bold & link"),
+    ("snake_case_name and 2*3*4 stay", "snake_case_name and 2*3*4 stay"),
+])
+def test_inline_markup_is_removed_and_its_text_kept(text, plain):
+    assert clean_markup(text) == plain
+
+
+def test_accelerators_and_placeholders():
+    assert strip_accelerators("_File") == "File"
+    assert strip_accelerators("Tom & Jerry") == "Tom & Jerry"
+    assert strip_accelerators("race+female^Dwarf") == "Dwarf"
+    assert [has_placeholder(t) for t in ("%s", "%1", "{name}", "$HOME", "%(n)d")] == [True] * 5
+    assert not any(has_placeholder(t) for t in ("100%% done", "5% of users", "plain"))
+
+
+def test_sentence_splitters():
+    assert split_en("Dr. Smith paid $3.50 in the U.S. yesterday. Then he left!") == [
+        "Dr. Smith paid $3.50 in the U.S. yesterday.", "Then he left!"]
+    assert split_en("No boundary here") == ["No boundary here"]
+    assert split_zh("他说：“走吧。”然后离开了。好吗？") == ["他说：“走吧。”", "然后离开了。", "好吗？"]
+    assert split_en("  ") == [] and split_zh("") == []
+
+
+def test_weighted_epoch_copies_and_subsamples_by_source():
+    sources = ["a"] * 1000 + ["b"] * 1000 + ["c"] * 10
+    picked = Counter(sources[i] for i in weighted_epoch(sources, {"a": 2.0, "b": 0.3}, 1, 0))
+    assert picked["a"] == 2000 and picked["c"] == 10
+    assert 230 < picked["b"] < 370
+    assert weighted_epoch(sources, {"b": 0.3}, 1, 0) == weighted_epoch(sources, {"b": 0.3}, 1, 0)
+    assert weighted_epoch(sources, {"b": 0.3}, 1, 0) != weighted_epoch(sources, {"b": 0.3}, 1, 1)
+
+
+def test_epoch_batches_follow_the_weights_and_ignore_them_when_all_one():
+    data = ParallelData([[5] * 3] * 6, [[6] * 2] * 6, [""] * 6, [""] * 6,
+                        ["a", "a", "a", "b", "b", "b"])
+    plain = sorted(i for b in epoch_batches(data, 64, 1, 0) for i in b)
+    assert plain == list(range(6))
+    assert epoch_batches(data, 64, 1, 0, weights={"a": 1.0}) == epoch_batches(data, 64, 1, 0)
+    doubled = sorted(i for b in epoch_batches(data, 64, 1, 0, weights={"a": 2, "b": 0})
+                     for i in b)
+    assert doubled == [0, 0, 1, 1, 2, 2]
