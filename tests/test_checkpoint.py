@@ -35,6 +35,7 @@ def synthetic_prepared(tmp_path_factory) -> Path:
     zh += [f"{z}第{i}号。" for i, z in enumerate(zh[:600])]
     (root / "c.tsv").write_text("".join(f"{e}\t{z}\n" for e, z in zip(en, zh)), "utf-8")
     data = DataConfig(root=str(root), dir=str(root / "prepared"), dev_size=30, test_size=30,
+                      held_out_near_duplicates="keep",  # templated: every sentence has one
                       sources=[SourceConfig(name="c", path="c.tsv", role="pool")])
     prepare(data, TokenizerConfig(src_vocab_size=100, tgt_vocab_size=120))
     return root / "prepared"

@@ -33,6 +33,7 @@ from hanyi.config import ExperimentConfig, config_from_yaml_text, config_to_yaml
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.model import Transformer, build_model
 from hanyi.tokenization import Vocab
+from hanyi.tokenization.languages import load_vocabs
 
 REQUIRED = ("model.safetensors", "config.yaml", "src.model", "tgt.model")
 
@@ -129,9 +130,7 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Load
     path = recover_dir(Path(path))
     check_model_dir(path)
     cfg = load_config_file(path)
-    split = cfg.tokenizer.split_punctuation
-    src_vocab = Vocab.from_file(path / "src.model", split_punctuation=split)
-    tgt_vocab = Vocab.from_file(path / "tgt.model")
+    src_vocab, tgt_vocab = load_vocabs(path, cfg.direction, cfg.tokenizer.split_punctuation)
     model = build_model(cfg.model, src_vocab, tgt_vocab)
     load_weights(model, path / "model.safetensors")
     meta = load_meta(path / "meta.json")

@@ -59,6 +59,9 @@ class DataConfig:
     dev_size: int = 1500  # drawn from `pool` sources when no `dev` source is given
     test_size: int = 1500
     seed: int = 1234
+    # keep dev/test sentences with a near-duplicate in training out of dev/test (see
+    # data/neardup.py); off only for templated data where every sentence has one
+    held_out_near_duplicates: Literal["drop", "keep"] = "drop"
     max_en_chars: int = 300
     max_zh_chars: int = 200
     min_ratio: float = 0.4  # len(en chars) / len(zh chars) bounds
@@ -246,6 +249,8 @@ class EvalSetConfig:
 @dataclass
 class ExperimentConfig:
     name: str = "hanyi"
+    # "en-zh": the translator; "zh-en": the reverse model that back-translates Chinese.
+    direction: Literal["en-zh", "zh-en"] = "en-zh"
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

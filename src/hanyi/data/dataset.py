@@ -38,16 +38,18 @@ def read_split(prepared: Path, split: str) -> tuple[list[str], list[str]]:
 
 
 def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
-               max_len: int) -> ParallelData:
-    """Encode one prepared split; token sequences are cut to ``max_len`` ids."""
+               max_len: int, direction: str = "en-zh") -> ParallelData:
+    """Encode one prepared split, source side first (``direction``); token sequences are
+    cut to ``max_len`` ids."""
     en, zh = read_split(prepared, split)
-    src = [ids[:max_len] for ids in src_vocab.encode_batch(en)]
-    tgt = [ids[:max_len - 1] for ids in tgt_vocab.encode_batch(zh)]  # room for <s> / </s>
+    src_text, tgt_text = (en, zh) if direction == "en-zh" else (zh, en)
+    src = [ids[:max_len] for ids in src_vocab.encode_batch(src_text)]
+    tgt = [ids[:max_len - 1] for ids in tgt_vocab.encode_batch(tgt_text)]  # room for <s> </s>
     names = prepared / f"{split}.src"
     sources = names.read_text(encoding="utf-8").splitlines() if names.is_file() else None
     if sources is not None and len(sources) != len(en):
         raise DataError(f"{names} has {len(sources)} lines but {split}.en has {len(en)}")
-    return ParallelData(src, tgt, en, zh, sources)
+    return ParallelData(src, tgt, src_text, tgt_text, sources)
 
 
 def weighted_epoch(sources: list[str], weights: dict[str, float], seed: int,

@@ -154,7 +154,8 @@ def make_splits(cfg: DataConfig, splits: Splits, stats: dict) -> Splits:
     dev_overlap = sum(english_key(p.en) in test_keys for p in splits.dev)
     dev, dev_dupes = draw_or_fix(splits.dev, splits.pool, cfg.dev_size, test_keys, rng)
     candidates = {"test": len(test), "dev": len(dev)}
-    test, dev = drop_near_duplicates([test, dev], splits.train + splits.pool)
+    if cfg.held_out_near_duplicates == "drop":
+        test, dev = drop_near_duplicates([test, dev], splits.train + splits.pool)
     held = {english_key(p.en) for p in test + dev}
     chosen = {id(p) for p in dev} | {id(p) for p in test}
     excluded = {english_key(p.en) for p in splits.exclude}

@@ -22,18 +22,20 @@ def bucket_name(low: int, high: int | None) -> str:
     return f"{low}+" if high is None else f"{low}-{high}"
 
 
-def by_length(sources: list[str], hypotheses: list[str], references: list[str]) -> list[dict]:
-    """BLEU and chrF of each English-length bucket (words = whitespace-separated tokens).
-    A sentence of 0 words counts in the first bucket; empty buckets are left out."""
+def by_length(sources: list[str], hypotheses: list[str], references: list[str],
+              language: str = "zh") -> list[dict]:
+    """BLEU and chrF of each source-length bucket (words = whitespace-separated tokens;
+    for a Chinese source, characters / 1.5, about one English word each). A sentence of 0
+    words counts in the first bucket; empty buckets are left out."""
     rows = []
     for low, high in LENGTH_BUCKETS:
-        picked = [i for i, s in enumerate(sources)
-                  if max(len(s.split()), 1) >= low and (high is None or len(s.split()) <= high)]
+        picked = [i for i, n in enumerate(map(_words, sources))
+                  if max(n, 1) >= low and (high is None or n <= high)]
         if not picked:
             continue
         hyp, ref = [hypotheses[i] for i in picked], [references[i] for i in picked]
         rows.append({"words": bucket_name(low, high), "sentences": len(picked),
-                     "bleu": round(bleu(hyp, ref).score, 2),
+                     "bleu": round(bleu(hyp, ref, language).score, 2),
                      "chrf": round(chrf(hyp, ref).score, 2)})
     return rows
 
@@ -61,6 +63,13 @@ def evaluate(translator: Translator, sources: list[str], references: list[str],
     start = time.perf_counter()
     hypotheses = [t.text for t in translator.translate(sources, decode)]
     seconds = time.perf_counter() - start
-    rows = by_length(sources, hypotheses, references) if lengths else None
-    return Report(bleu(hypotheses, references), chrf(hypotheses, references), len(sources),
-                  seconds, hypotheses, rows)
+    language = translator.target_language
+    rows = by_length(sources, hypotheses, references, language) if lengths else None
+    return Report(bleu(hypotheses, references, language), chrf(hypotheses, references),
+                  len(sources), seconds, hypotheses, rows)
+
+
+def _words(text: str) -> int:
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return round(sum("\u4e00" <= ch <= "\u9fff" for ch in text) / 1.5)
+    return len(text.split())

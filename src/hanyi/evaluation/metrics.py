@@ -24,8 +24,10 @@ class Score:
                 "detail": self.detail}
 
 
-def bleu(hypotheses: list[str], references: list[str]) -> Score:
-    metric = BLEU(tokenize="zh")
+def bleu(hypotheses: list[str], references: list[str], language: str = "zh") -> Score:
+    """Corpus BLEU; ``language`` is the target's: ``zh`` splits characters, ``en`` uses
+    sacreBLEU's standard ``13a`` tokenizer (for zh-en models)."""
+    metric = BLEU(tokenize="zh" if language == "zh" else "13a")
     result = metric.corpus_score(hypotheses, [references])
     return Score("BLEU", result.score, str(metric.get_signature()), str(result))
 

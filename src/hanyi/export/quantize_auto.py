@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hanyi.checkpoint import LoadedModel
 from hanyi.evaluation.metrics import bleu
-from hanyi.tokenization import detokenize_zh, normalize_en
+from hanyi.tokenization.languages import detokenizer, languages, normalizer
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ DEFAULT_SAMPLE = (
     "Thank you very much for your help.",
     "The children are playing football in the garden.",
     "If you have any questions, please call me.",
+)
+DEFAULT_SAMPLE_ZH = (  # for zh-en models; the same sentences, ours too
+    "你今天好吗？", "请给我一杯茶。", "火车明天早上七点出发。", "她学中文已经三年了。",
+    "你能告诉我最近的医院在哪里吗？", "午饭后我们去了公园。", "这本书比我上周读的那本更有意思。",
+    "睡觉前请关上窗户。", "我哥哥在上海的一家小公司工作。", "今天下午要下雨了。",
+    "我不知道他为什么没来开会。", "他们在河边买了一栋新房子。", "商店星期天几点开门？",
+    "非常感谢你的帮助。", "孩子们正在花园里踢足球。", "如果你有任何问题，请给我打电话。",
 )
 
 
@@ -90,8 +97,11 @@ def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
 
     from hanyi.export.ctranslate2 import save_spec
 
-    sentences = [s for s in (sample or DEFAULT_SAMPLE) if s.strip()][:64]
-    source = [loaded.src_vocab.pieces(loaded.src_vocab.encode(normalize_en(s)))
+    src_lang, tgt_lang = languages(loaded.config.direction)
+    default = DEFAULT_SAMPLE if src_lang == "en" else DEFAULT_SAMPLE_ZH
+    sentences = [s for s in (sample or default) if s.strip()][:64]
+    normalize, detokenize = normalizer(src_lang), detokenizer(tgt_lang)
+    source = [loaded.src_vocab.pieces(loaded.src_vocab.encode(normalize(s)))
               for s in sentences]
     supported = ctranslate2.get_supported_compute_types("cpu")
     candidates = [c for c in CANDIDATES if c in supported]
@@ -107,9 +117,9 @@ def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
         for compute_type in candidates:
             stats, outputs = _measure(ctranslate2, Path(tmp), compute_type, source, beam,
                                       threads, max_len)
-            text = [detokenize_zh(loaded.tgt_vocab.sp.DecodePieces(o)) for o in outputs]
+            text = [detokenize(loaded.tgt_vocab.sp.DecodePieces(o)) for o in outputs]
             reference = reference or text  # float32 comes first
-            stats["bleu_vs_float32"] = round(bleu(text, reference).score, 2)
+            stats["bleu_vs_float32"] = round(bleu(text, reference, tgt_lang).score, 2)
             results[compute_type] = stats
     base_single, base_batch = results["float32"]["single_s"], results["float32"]["batch_s"]
     for stats in results.values():

@@ -3,7 +3,7 @@
     tr = Translator.load("models/hanyi-en-zh")
     [t.text for t in tr.translate(["How are you?", ""])]   # ['你好吗？', '']
 
-English is normalised exactly as in `prepare`, encoded with the model's own
+The source is normalised exactly as in `prepare`, encoded with the model's own
 SentencePiece model, sorted by length into batches (less padding), searched with the
 configured strategy, then decoded and detokenised. Output order and count always match
 the input; an empty line gives an empty translation.
@@ -31,7 +31,7 @@ from hanyi.decoding import Hypothesis
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
-from hanyi.tokenization import Vocab, detokenize_zh, normalize_en
+from hanyi.tokenization.languages import detokenizer, languages, load_vocabs, normalizer
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,7 @@ def load_export_dir(path: Path) -> LoadedModel:
     if not (path / "config.yaml").is_file():
         raise ModelLoadError(f"{path} is not a complete hanyi export: missing config.yaml")
     cfg = load_config_file(path)
-    src_vocab = Vocab.from_file(path / "src.model",
-                                split_punctuation=cfg.tokenizer.split_punctuation)
-    tgt_vocab = Vocab.from_file(path / "tgt.model")
+    src_vocab, tgt_vocab = load_vocabs(path, cfg.direction, cfg.tokenizer.split_punctuation)
     meta = json.loads((path / "hanyi_export.json").read_text(encoding="utf-8"))
     return LoadedModel(None, cfg, src_vocab, tgt_vocab, meta, path)
 
@@ -81,6 +79,9 @@ class Translator:
         self.model = loaded.model  # None for a CTranslate2 export
         self.src_vocab, self.tgt_vocab = loaded.src_vocab, loaded.tgt_vocab
         self.decode_cfg = decode or loaded.config.decode
+        self.source_language, self.target_language = languages(loaded.config.direction)
+        self.normalize = normalizer(self.source_language)
+        self._detokenize = detokenizer(self.target_language)
         self.device = torch.device(device)
         self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
 
@@ -120,7 +121,7 @@ class Translator:
         return dataclasses.replace(self.decode_cfg, **changes)
 
     def encode(self, text: str) -> list[int]:
-        ids = self.src_vocab.encode(normalize_en(text))
+        ids = self.src_vocab.encode(self.normalize(text))
         limit = self.decode_cfg.max_input_tokens
         if len(ids) > limit:
             log.warning("input of %d tokens cut to %d", len(ids), limit)
@@ -128,7 +129,7 @@ class Translator:
         return ids
 
     def detokenize(self, tokens: list[int]) -> str:
-        return detokenize_zh(self.tgt_vocab.decode(tokens))
+        return self._detokenize(self.tgt_vocab.decode(tokens))
 
     def translate(self, texts: list[str], decode: DecodeConfig | None = None,
                   need_attention: bool = False) -> list[Translation]:
@@ -150,7 +151,7 @@ class Translator:
                         need_attention: bool) -> None:
         """In place: a translation that lost a number written in digits is replaced by the
         best hypothesis of a wider beam that keeps them all (see inference/numbers.py)."""
-        sources = [normalize_en(text) for text in texts]  # full-width digits -> ASCII
+        sources = [self.normalize(text) for text in texts]  # full-width digits -> ASCII
         lost = [i for i, text in enumerate(sources)
                 if encoded[i] and not keeps_numbers(text, results[i].text)]
         if not lost:

@@ -32,7 +32,7 @@ from hanyi.config import ExperimentConfig, config_to_yaml
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
 from hanyi.model import build_model
-from hanyi.tokenization import Vocab
+from hanyi.tokenization.languages import load_prepared_vocabs
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
@@ -114,12 +114,13 @@ class Trainer:
         self.stop_requested = stop_requested
         self.dist = dist or Distributed()
         prepared = Path(cfg.data.dir)
-        split = cfg.tokenizer.split_punctuation
-        self.src_vocab = Vocab.from_file(prepared / "src.model", split_punctuation=split)
-        self.tgt_vocab = Vocab.from_file(prepared / "tgt.model")
-        max_len = cfg.model.max_positions
-        self.train_data = load_split(prepared, "train", self.src_vocab, self.tgt_vocab, max_len)
-        self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len)
+        self.src_vocab, self.tgt_vocab = load_prepared_vocabs(
+            prepared, cfg.direction, cfg.tokenizer.split_punctuation)
+        max_len, direction = cfg.model.max_positions, cfg.direction
+        self.train_data = load_split(prepared, "train", self.src_vocab, self.tgt_vocab, max_len,
+                                     direction)
+        self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len,
+                                   direction)
         seed_everything(cfg.train.seed)
         self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab).to(device)
         self.ddp_model = self.dist.wrap(self.model)  # DDP copies rank 0's weights everywhere

@@ -41,4 +41,4 @@ def dev_bleu(model, cfg: ExperimentConfig, data: ParallelData, src_vocab: Vocab,
     loaded = LoadedModel(model, cfg, src_vocab, tgt_vocab, {}, Path("."))
     translator = Translator(loaded, replace(cfg.decode, beam_size=1, nbest=1), device)
     hyps = [t.text for t in translator.translate(data.src_text[:n])]
-    return bleu(hyps, data.tgt_text[:n]).score
+    return bleu(hyps, data.tgt_text[:n], translator.target_language).score
