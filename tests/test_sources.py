@@ -151,3 +151,31 @@ def test_epoch_batches_follow_the_weights_and_ignore_them_when_all_one():
     doubled = sorted(i for b in epoch_batches(data, 64, 1, 0, weights={"a": 2, "b": 0})
                      for i in b)
     assert doubled == [0, 0, 1, 1, 2, 2]
+
+
+def test_synthetic_sources_get_a_tag_in_front_of_their_source(tmp_path):
+    from helpers import synthetic_sentences
+
+    from hanyi.config import TokenizerConfig
+    from hanyi.data.dataset import load_split
+    from hanyi.data.prepare import prepare
+    from hanyi.tokenization import Vocab
+
+    en, zh = synthetic_sentences(200, seed=2)
+    for name, (e, z) in (("real", (en[:100], zh[:100])), ("bt", (en[100:], zh[100:]))):
+        (tmp_path / f"{name}.en").write_text("\n".join(e) + "\n", encoding="utf-8")
+        (tmp_path / f"{name}.zh").write_text("\n".join(z) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    prepare(DataConfig(root=str(tmp_path), dir=str(out), dev_size=5, test_size=5,
+                       held_out_near_duplicates="keep",
+                       sources=[SourceConfig(name="real", path="real", format="parallel",
+                                             role="pool"),
+                                SourceConfig(name="bt", path="bt", format="parallel",
+                                             synthetic=True)]),
+            TokenizerConfig(src_vocab_size=40, tgt_vocab_size=40))
+    src_vocab, tgt_vocab = Vocab.from_file(out / "src.model"), Vocab.from_file(out / "tgt.model")
+    plain = load_split(out, "train", src_vocab, tgt_vocab, 64)
+    tagged = load_split(out, "train", src_vocab, tgt_vocab, 64, synthetic=frozenset({"bt"}))
+    for ids, tagged_ids, name in zip(plain.src, tagged.src, plain.sources):
+        assert tagged_ids == ([src_vocab.bos_id] + ids if name == "bt" else ids)
+    assert {"bt", "real"} == set(plain.sources)

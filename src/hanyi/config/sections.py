@@ -41,6 +41,9 @@ class SourceConfig:
     split_sentences: bool = False  # paragraph pairs -> sentence pairs when the counts agree
     min_words: int = 0  # drop pairs with fewer English words than this
     weight: float = 1.0  # sampling weight in training: expected copies of each pair per epoch
+    # back-translated: the source side is machine-made; training marks each such source
+    # sentence with a leading <s> (tagged back-translation, Caswell et al. 2019)
+    synthetic: bool = False
     license: str = ""  # recorded in stats.json and the model card
     redistribute: bool = True  # false: may be used in experiments, not in a shipped model
 

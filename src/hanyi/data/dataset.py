@@ -38,9 +38,16 @@ def read_split(prepared: Path, split: str) -> tuple[list[str], list[str]]:
 
 
 def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
-               max_len: int, direction: str = "en-zh") -> ParallelData:
+               max_len: int, direction: str = "en-zh",
+               synthetic: frozenset[str] = frozenset()) -> ParallelData:
     """Encode one prepared split, source side first (``direction``); token sequences are
-    cut to ``max_len`` ids."""
+    cut to ``max_len`` ids.
+
+    Pairs from a ``synthetic`` source (back-translations) get the tag ``<s>`` in front of
+    their source ids. The encoder never sees ``<s>`` otherwise, so it is a free marker:
+    the model learns to tell machine-made input apart and is not pulled towards its
+    style, and at inference (no tag) it translates as from real text.
+    """
     en, zh = read_split(prepared, split)
     src_text, tgt_text = (en, zh) if direction == "en-zh" else (zh, en)
     src = [ids[:max_len] for ids in src_vocab.encode_batch(src_text)]
@@ -49,6 +56,9 @@ def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
     sources = names.read_text(encoding="utf-8").splitlines() if names.is_file() else None
     if sources is not None and len(sources) != len(en):
         raise DataError(f"{names} has {len(sources)} lines but {split}.en has {len(en)}")
+    if synthetic and sources is not None:
+        src = [[src_vocab.bos_id] + ids[:max_len - 1] if name in synthetic else ids
+               for ids, name in zip(src, sources)]
     return ParallelData(src, tgt, src_text, tgt_text, sources)
 
 

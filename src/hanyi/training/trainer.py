@@ -117,8 +117,9 @@ class Trainer:
         self.src_vocab, self.tgt_vocab = load_prepared_vocabs(
             prepared, cfg.direction, cfg.tokenizer.split_punctuation)
         max_len, direction = cfg.model.max_positions, cfg.direction
+        synthetic = frozenset(s.name for s in cfg.data.sources if s.synthetic)
         self.train_data = load_split(prepared, "train", self.src_vocab, self.tgt_vocab, max_len,
-                                     direction)
+                                     direction, synthetic)
         self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len,
                                    direction)
         seed_everything(cfg.train.seed)
