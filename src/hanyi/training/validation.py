@@ -34,11 +34,13 @@ def dev_loss(model, data: ParallelData, src_vocab: Vocab, tgt_vocab: Vocab, max_
 def dev_bleu(model, cfg: ExperimentConfig, data: ParallelData, src_vocab: Vocab,
              tgt_vocab: Vocab, device: torch.device, n: int) -> float:
     """Greedy BLEU on the first ``n`` dev sentences, through the real inference pipeline
-    (so it equals what `hanyi evaluate` would report for this model with beam 1)."""
+    (so it equals what `hanyi evaluate --beam 1 --set decode.keep_numbers_beam=0` would
+    report for this model): plain greedy search, without the number rescue's wider beam."""
     from hanyi.inference import Translator  # the same text pipeline as `hanyi translate`
 
     model.eval()
     loaded = LoadedModel(model, cfg, src_vocab, tgt_vocab, {}, Path("."))
-    translator = Translator(loaded, replace(cfg.decode, beam_size=1, nbest=1), device)
+    greedy = replace(cfg.decode, beam_size=1, nbest=1, keep_numbers_beam=0)
+    translator = Translator(loaded, greedy, device)
     hyps = [t.text for t in translator.translate(data.src_text[:n])]
     return bleu(hyps, data.tgt_text[:n], translator.target_language).score
