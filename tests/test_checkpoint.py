@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from hanyi.config import (
     TrainConfig,
 )
 from hanyi.data.prepare import prepare
-from hanyi.errors import ModelLoadError
+from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.model import build_model
 from hanyi.training.trainer import Trainer
 
@@ -220,3 +221,42 @@ def test_missing_or_non_directory_model_path(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ModelLoadError, match="not a model directory"):
         load_model_dir(tmp_path / "file")
+
+
+def test_init_from_starts_from_the_model_weights_and_checks_vocabularies(synthetic_prepared,
+                                                                         tmp_path):
+    first = Trainer(experiment(synthetic_prepared), tmp_path / "a", torch.device("cpu"))
+    first.run()
+    start = load_model_dir(tmp_path / "a" / "best")
+    cfg = experiment(synthetic_prepared, init_from=str(tmp_path / "a" / "best"))
+    second = Trainer(cfg, tmp_path / "b", torch.device("cpu"))
+    for (name, a), (_, b) in zip(start.model.state_dict().items(),
+                                 second.model.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "a" / "best", other)
+    (other / "tgt.model").write_bytes((other / "src.model").read_bytes())
+    with pytest.raises(ConfigError, match="not the vocabulary this run trains with"):
+        Trainer(experiment(synthetic_prepared, init_from=str(other)), tmp_path / "c",
+                torch.device("cpu"))
+
+
+def test_prepare_can_reuse_a_model_s_vocabularies(synthetic_prepared, tmp_path):
+    root = synthetic_prepared.parent
+    data = DataConfig(root=str(root), dir=str(tmp_path / "p"), dev_size=30, test_size=30,
+                      held_out_near_duplicates="keep",
+                      sources=[SourceConfig(name="c", path="c.tsv", role="pool")])
+    prepare(data, TokenizerConfig(from_model=str(synthetic_prepared)))
+    for name in ("src.model", "tgt.model"):
+        assert (tmp_path / "p" / name).read_bytes() == (synthetic_prepared / name).read_bytes()
+
+
+def test_bf16_falls_back_to_fp32_where_the_cpu_only_emulates_it(synthetic_prepared, tmp_path,
+                                                                monkeypatch, caplog):
+    import hanyi.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "bf16_supported", lambda device: False)
+    with caplog.at_level("WARNING", logger="hanyi.training.trainer"):
+        trainer = Trainer(experiment(synthetic_prepared, bf16=True), tmp_path / "r",
+                          torch.device("cpu"))
+    assert trainer.cfg.train.bf16 is False and "training in fp32" in caplog.text

@@ -81,6 +81,9 @@ class TokenizerConfig:
     src_character_coverage: float = 1.0
     tgt_character_coverage: float = 0.9995
     split_punctuation: bool = False  # English word models: split punctuation off words
+    # copy the SentencePiece models of this model directory instead of training new ones
+    # (for continued training from that model: train.init_from)
+    from_model: str | None = None
     max_sentences: int = 2_000_000  # SentencePiece input_sentence_size
 
     @property
@@ -161,6 +164,9 @@ class TrainConfig:
     save_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 5  # step checkpoints kept on disk
     average_last: int = 0  # average the last N step checkpoints at the end (0 = off)
+    # continued training: start from this model directory's weights (same vocabularies,
+    # see tokenizer.from_model, and same model section); optimizer and schedule start anew
+    init_from: str | None = None
     dev_bleu_sentences: int = 500  # dev sentences decoded (greedy) for dev BLEU
     patience: int = 0  # evaluations without dev BLEU gain before stopping; 0 = off
     log_every: int = 50

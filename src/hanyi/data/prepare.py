@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import random
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,14 @@ def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
 
 
 def train_tokenizers(out: Path, train: list[Pair], cfg: TokenizerConfig) -> None:
+    if cfg.from_model:  # continued training keeps the model's own vocabularies
+        folder = Path(cfg.from_model)
+        for name in ("src.model", "tgt.model"):
+            if not (folder / name).is_file():
+                raise ConfigError(f"tokenizer.from_model: {folder / name} not found")
+            shutil.copyfile(folder / name, out / name)
+        log.info("SentencePiece models copied from %s", folder)
+        return
     en = [p.en for p in train]
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]

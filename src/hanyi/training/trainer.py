@@ -28,15 +28,16 @@ from typing import Protocol
 import torch
 
 from hanyi.checkpoint import average_weights, load_training_state, load_weights, save_checkpoint
-from hanyi.config import ExperimentConfig, config_to_yaml
+from hanyi.config import ExperimentConfig, config_to_yaml, replace
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
+from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.model import build_model
 from hanyi.tokenization.languages import load_prepared_vocabs
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
-from hanyi.training.precision import autocast
+from hanyi.training.precision import autocast, bf16_supported
 from hanyi.training.validation import dev_bleu, dev_loss
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,10 @@ class Trainer:
                  reporter: Reporter | None = None,
                  stop_requested: Callable[[], bool] = lambda: False,
                  dist: Distributed | None = None):
+        if cfg.train.bf16 and not bf16_supported(device):
+            log.warning("train.bf16: this %s has no native bfloat16 arithmetic (emulated bf16 "
+                        "is ~15x slower than fp32): training in fp32", device.type)
+            cfg = replace(cfg, train=replace(cfg.train, bf16=False))
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
         self.reporter = reporter or SilentReporter()
         self.stop_requested = stop_requested
@@ -123,7 +128,10 @@ class Trainer:
         self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len,
                                    direction)
         seed_everything(cfg.train.seed)
-        self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab).to(device)
+        self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab)
+        if cfg.train.init_from:
+            init_weights(self.model, Path(cfg.train.init_from), self.src_vocab, self.tgt_vocab)
+        self.model = self.model.to(device)
         self.ddp_model = self.dist.wrap(self.model)  # DDP copies rank 0's weights everywhere
         if self.dist.enabled:  # different dropout masks on different ranks
             torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
@@ -353,6 +361,23 @@ class Trainer:
         self.reporter.message(f"averaged {len(paths)} checkpoints: dev BLEU "
                               f"{result['dev_bleu']:.2f} (best single {self.state.best_bleu:.2f})")
         return {"averaged_bleu": result["dev_bleu"], "averaged_from": len(paths)}
+
+
+def init_weights(model, folder: Path, src_vocab, tgt_vocab) -> None:
+    """Continued training: start from the weights of the model directory ``folder``,
+    which must have the same vocabularies (``tokenizer.from_model``) and architecture."""
+    for name, vocab in (("src.model", src_vocab), ("tgt.model", tgt_vocab)):
+        theirs = folder / name
+        if not theirs.is_file() or theirs.read_bytes() != vocab.model_proto:
+            raise ConfigError(f"train.init_from: {theirs} is not the vocabulary this run "
+                              f"trains with; prepare the data with tokenizer.from_model: "
+                              f"{folder}")
+    try:
+        load_weights(model, folder / "model.safetensors")
+    except ModelLoadError as exc:
+        raise ConfigError(f"train.init_from: {exc} (the model section must match "
+                          f"{folder / 'config.yaml'})") from None
+    log.info("initialised the weights from %s", folder)
 
 
 def _atomic_write(path: Path, text: str) -> None:
