@@ -179,3 +179,27 @@ def test_synthetic_sources_get_a_tag_in_front_of_their_source(tmp_path):
     for ids, tagged_ids, name in zip(plain.src, tagged.src, plain.sources):
         assert tagged_ids == ([src_vocab.bos_id] + ids if name == "bt" else ids)
     assert {"bt", "real"} == set(plain.sources)
+
+
+CEDICT = """# CC-CEDICT-like fixture (made up for this test)
+七大姑八大姨 七大姑八大姨 [qi1 da4 gu1 ba1 da4 yi2] /distant relatives/
+旗子 旗子 [qi2 zi5] /flag/banner/CL:面[mian4]/
+呤 呤 [ling2] /purine (chemistry)/to whisper/third sense/
+亞歐 亚欧 [Ya4 Ou1] /see 歐亞|欧亚[Ou1 Ya4]/
+not a dictionary line
+"""
+
+
+def test_cedict_glosses_become_short_pairs(tmp_path):
+    (tmp_path / "cedict.txt").write_text(CEDICT, encoding="utf-8")
+    pairs, _ = pairs_of(SourceConfig(name="d", path="cedict.txt", format="cedict"), tmp_path)
+    assert [(p.en, p.zh) for p in pairs] == [
+        ("distant relatives", "七大姑八大姨"), ("flag", "旗子"), ("banner", "旗子"),
+        ("purine", "呤"), ("to whisper", "呤")]  # at most two glosses; no CL:, no see …
+    assert pairs[1].origin.endswith("cedict.txt:3")
+
+
+def test_pkg_paths_point_into_installed_packages(tmp_path):
+    with pytest.raises(DataError, match="not installed"):
+        pairs_of(SourceConfig(name="d", path="pkg:no_such_package_here/x.txt",
+                              format="cedict"), tmp_path)

@@ -23,7 +23,9 @@ class SourceConfig:
     ``format: tsv`` reads ``en<TAB>zh[<TAB>attribution]`` lines from ``path``;
     ``format: parallel`` reads line-aligned ``path + ".en"`` and ``path + ".zh"``;
     ``format: po`` reads gettext catalogues (``path`` is one file or a directory searched
-    recursively), msgid -> msgstr. Any file may be compressed (``.xz``, ``.gz``).
+    recursively), msgid -> msgstr; ``format: cedict`` reads a CC-CEDICT dictionary as
+    gloss -> headword pairs (``path: pkg:PACKAGE/file`` points into an installed package).
+    Any file may be compressed (``.xz``, ``.gz``).
     ``role`` says where the pairs go: ``train`` only, ``pool`` (train, but dev and test
     sentences may be drawn from it), a fixed ``dev`` / ``test`` set, or ``exclude``: a
     held-out set used elsewhere (e.g. a general-domain dev set) whose sentences and their
@@ -32,7 +34,7 @@ class SourceConfig:
 
     name: str = ""
     path: str = ""
-    format: Literal["tsv", "parallel", "po"] = "tsv"
+    format: Literal["tsv", "parallel", "po", "cedict"] = "tsv"
     role: Literal["train", "pool", "dev", "test", "exclude"] = "train"
     attribution: bool = False  # the TSV has a third, attribution column
     max_pairs: int | None = None  # take only the first N records (for small configs)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hanyi.config import DataConfig, SourceConfig
+from hanyi.data.lexicon import cedict_pairs, resolve
 from hanyi.data.markup import clean_markup, has_placeholder, strip_accelerators
 from hanyi.errors import DataError
 from hanyi.tokenization.normalize import normalize_en, normalize_zh
@@ -115,7 +116,10 @@ def _decode_pair(raw_en: bytes, raw_zh: bytes, en_origin: str, zh_origin: str,
 
 def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pair]:
     """Yield un-normalised pairs of one source; malformed lines go to ``rejects``."""
-    path = root / source.path
+    path = resolve(source.path, root)
+    if source.format == "cedict":
+        yield from _read_cedict(path, source.max_pairs, rejects)
+        return
     if source.format == "parallel":
         en_path, zh_path = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
         en_lines, zh_lines = _read_lines(en_path), _read_lines(zh_path)
@@ -147,6 +151,17 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
             rejects.add("fields", origin, f"{len(fields)} tab-separated fields")
             continue
         yield Pair(fields[0], fields[1], origin)
+
+
+def _read_cedict(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:
+    path = find_file(path)
+    text = _decode(read_bytes(path), str(path), rejects)
+    if text is None:
+        raise DataError(f"{path}: not UTF-8")
+    for taken, (number, en, zh) in enumerate(cedict_pairs(text.splitlines())):
+        if max_pairs is not None and taken >= max_pairs:
+            return
+        yield Pair(en, zh, f"{path}:{number}")
 
 
 def _po_files(path: Path) -> list[Path]:
