@@ -64,7 +64,8 @@ class TextTranslator(Translator):
 def fake_translator(**decode) -> tuple[Translator, FakeEngine]:
     vocab = SimpleNamespace(pieces=lambda ids: [str(i) for i in ids])
     loaded = SimpleNamespace(model=None, src_vocab=vocab, tgt_vocab=vocab,
-                             config=SimpleNamespace(decode=DecodeConfig(**decode)))
+                             config=SimpleNamespace(decode=DecodeConfig(**decode),
+                                                    direction="en-zh"))
     engine = FakeEngine()
     return TextTranslator(loaded, engine=engine), engine
 
