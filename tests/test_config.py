@@ -101,3 +101,16 @@ def test_config_errors_are_config_errors_not_type_errors():
                 {"model": {"tie_target_embeddings": "yes"}}):
         with pytest.raises(ConfigError):
             from_dict(ExperimentConfig, bad)
+
+
+def test_defaults_are_valid_and_hanyi_train_asks_for_a_limit(tmp_path):
+    from helpers import assert_user_error, hanyi
+
+    from hanyi.config import TrainConfig
+
+    assert TrainConfig().max_steps == 0 and ExperimentConfig().train == TrainConfig()
+    cfg = tmp_path / "nolimit.yaml"
+    cfg.write_text(f"data: {{dir: {tmp_path / 'nothing'}}}\n", encoding="utf-8")
+    assert_user_error(hanyi("train", str(cfg), "--out", str(tmp_path / "run")),
+                      "training needs a limit", "train.max_minutes")
+    assert not (tmp_path / "run").exists()

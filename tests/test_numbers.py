@@ -70,7 +70,7 @@ def fake_translator(**decode) -> tuple[Translator, FakeEngine]:
     return TextTranslator(loaded, engine=engine), engine
 
 
-@pytest.mark.parametrize("beam", [1, 4])
+@pytest.mark.parametrize("beam", [2, 4])
 def test_a_lost_number_is_rescued_from_a_wider_beam(beam):
     translator, engine = fake_translator(beam_size=beam)
     out = translator.translate(["She was born in 1990.", "Hello."])
@@ -78,6 +78,12 @@ def test_a_lost_number_is_rescued_from_a_wider_beam(beam):
     assert len(out[0].alternatives) == 1  # still the nbest that was asked for
     # The first pass decodes both; only the sentence that lost its number is decoded again.
     assert engine.calls == [(2, beam, 1), (1, 8, 8)]
+
+
+def test_greedy_is_greedy_no_rescue_with_beam_1():
+    translator, engine = fake_translator(beam_size=1)
+    assert translator.translate(["She was born in 1990."])[0].text == "19世纪90年代。"
+    assert engine.calls == [(1, 1, 1)]
 
 
 def test_rescue_off_and_validation():

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hanyi.config import ServeConfig
+from hanyi.errors import ConfigError
 from hanyi.serving import create_app
 from hanyi.serving.app import WARMUP_TEXT
 
@@ -179,6 +180,21 @@ def test_serve_flags_become_the_serve_config():
                                       "--timeout", "2.5"])
     assert serve_config(args) == ServeConfig(warmup=False, max_batch=4, timeout_s=2.5)
     assert serve_config(build_parser().parse_args(["serve"])) == ServeConfig()
+
+
+def test_serve_reads_the_model_s_section_then_config_then_flags(tmp_path):
+    from hanyi.cli.__main__ import build_parser
+    from hanyi.cli.serve import serve_config
+
+    cfg = tmp_path / "serve.yaml"
+    cfg.write_text("serve: {port: 9001, max_texts: 7, timeout_s: 9.5}\n", encoding="utf-8")
+    model_section = ServeConfig(max_texts=3, max_beam=5, port=8100)
+    args = build_parser().parse_args(["serve", "--config", str(cfg), "--timeout", "2"])
+    assert serve_config(args, model_section) == ServeConfig(port=9001, max_texts=7,
+                                                            timeout_s=2.0, max_beam=5)
+    cfg.write_text("serve: {prot: 1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown config key 'serve.prot'"):
+        serve_config(args)
 
 
 def test_serve_cli_reports_a_missing_model(tmp_path, capsys):

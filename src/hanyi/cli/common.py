@@ -84,6 +84,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-len-b", type=int, default=None)
     parser.add_argument("--no-repeat-ngram", type=int, default=None,
                         help="forbid repeating any n-gram of this size (0 = off)")
+    parser.add_argument("--keep-numbers-beam", type=int, default=None,
+                        help="number rescue: after beam search, re-decode a translation that "
+                             "lost a number with this beam (0 = off; default 8)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     parser.add_argument("--quantize", choices=("none", "int8"), default="none",
                         help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
@@ -117,7 +120,8 @@ def load_translator(args: argparse.Namespace):
     values = apply_overrides(values, args.overrides)["decode"]
     flags = {"beam_size": args.beam, "nbest": args.nbest, "length_penalty": args.length_penalty,
              "max_len_a": args.max_len_a, "max_len_b": args.max_len_b,
-             "no_repeat_ngram_size": args.no_repeat_ngram, "batch_size": args.batch_size}
+             "no_repeat_ngram_size": args.no_repeat_ngram, "batch_size": args.batch_size,
+             "keep_numbers_beam": args.keep_numbers_beam}
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.nbest is None and values["nbest"] > values["beam_size"]:
         values["nbest"] = values["beam_size"]

@@ -1,5 +1,8 @@
 """`hanyi serve`: the web page and HTTP API on uvicorn (127.0.0.1:8000 by default).
 
+Settings, later ones winning: the ``serve:`` section saved in the model directory's
+config.yaml, the ``serve:`` section of ``--config FILE``, then the flags.
+
 The model loads once, before the server starts listening. With ``--workers N > 1``
 uvicorn runs N processes; each loads the model once (in ``app_from_env``) and gets
 cores / N torch threads, so the processes do not fight over the CPU.
@@ -13,7 +16,8 @@ import logging
 import os
 
 from hanyi.cli.common import add_model_args, load_translator
-from hanyi.config import DecodeConfig, ServeConfig, from_dict, to_dict
+from hanyi.config import DecodeConfig, ServeConfig, from_dict, read_yaml, to_dict
+from hanyi.errors import ConfigError
 from hanyi.runtime import setup_logging
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ def add_parser(sub) -> None:
                        description="Serve a translation web page at / and a JSON API at "
                                    "/api/translate (docs at /docs).")
     add_model_args(p)
+    p.add_argument("--config", help="a YAML file whose serve: section sets the defaults "
+                                    "(over the model's own; flags override both)")
     p.add_argument("--host", help=f"address to bind (default: {d.host}, this machine only)")
     p.add_argument("--port", type=int, help=f"port (default: {d.port})")
     p.add_argument("--workers", type=int, help=f"server processes (default: {d.workers})")
@@ -51,9 +57,17 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def serve_config(args) -> ServeConfig:
-    values = {field: getattr(args, flag) for flag, field in FLAGS.items()
-              if getattr(args, flag) is not None}
+def serve_config(args, base: ServeConfig | None = None) -> ServeConfig:
+    """``base`` (the model's saved serve section), then --config's serve section, then
+    the flags."""
+    values = to_dict(base or ServeConfig())
+    if getattr(args, "config", None):
+        section = read_yaml(args.config).get("serve") or {}
+        if not isinstance(section, dict):
+            raise ConfigError(f"{args.config}: serve must be a mapping of settings")
+        values.update(section)
+    values.update({field: getattr(args, flag) for flag, field in FLAGS.items()
+                   if getattr(args, flag) is not None})
     return from_dict(ServeConfig, values, "serve")
 
 
@@ -61,10 +75,11 @@ def run(args) -> int:
     import uvicorn
 
     setup_logging(args.verbose)
-    cfg = serve_config(args)
+    serve_config(args)  # a bad --config or flag fails before the model loads
+    translator = load_translator(args)
+    cfg = serve_config(args, translator.loaded.config.serve)
     if not is_loopback(cfg.host):
         log.warning("binding %s: the server is reachable from other machines", cfg.host)
-    translator = load_translator(args)
     common = dict(host=cfg.host, port=cfg.port, log_config=None,
                   access_log=not args.no_access_log)
     log.info("serving %s on http://%s:%d/", translator.name, cfg.host, cfg.port)

@@ -90,6 +90,10 @@ def check_run_dir(out: Path, resume: bool, cfg) -> None:
 
 def run(args) -> int:
     cfg = config_from_args(args)
+    t = cfg.train
+    if t.max_steps <= 0 and t.max_epochs <= 0 and t.max_minutes <= 0:
+        raise ConfigError("training needs a limit: set train.max_steps, train.max_epochs or "
+                          "train.max_minutes (in the config or with --set)")
     out = Path(args.out)
     check_run_dir(out, args.resume, cfg)
     device = pick_device(args.device if args.device != "auto" else cfg.train.device)

@@ -153,6 +153,7 @@ class TrainConfig:
     max_steps: int = 0  # 0 = no limit
     max_epochs: int = 0  # 0 = no limit
     max_minutes: float = 0.0  # wall-clock budget over all resumed runs; 0 = no limit
+    # (`hanyi train` needs at least one of max_steps, max_epochs, max_minutes)
     lr: float = 7e-4  # peak learning rate
     warmup_steps: int = 4000
     schedule: Literal["inverse_sqrt", "constant"] = "inverse_sqrt"
@@ -179,10 +180,6 @@ class TrainConfig:
             raise ConfigError("train.max_tokens must be >= 16")
         if self.accumulate < 1:
             raise ConfigError("train.accumulate must be >= 1")
-        if self.max_steps <= 0 and self.max_epochs <= 0 and self.max_minutes <= 0:
-            raise ConfigError(
-                "training needs a limit: set train.max_steps, train.max_epochs or train.max_minutes"
-            )
         self.betas = tuple(self.betas)  # YAML gives a list
 
 
@@ -196,7 +193,9 @@ class DecodeConfig:
     no_repeat_ngram_size: int = 0  # 0 = off; n > 0 bans repeating any n-gram
     batch_size: int = 64  # sentences per batch at inference
     max_input_tokens: int = 256  # longer inputs are cut (with a warning) to this many tokens
-    keep_numbers_beam: int = 8  # re-decode with this beam when digits are lost (0 = off)
+    # the number rescue: after beam search (never greedy), re-decode with this beam when
+    # digits are lost (0 = off); see inference/numbers.py
+    keep_numbers_beam: int = 8
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -265,7 +264,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=1000))
+    train: TrainConfig = field(default_factory=TrainConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     eval_sets: list[EvalSetConfig] = field(default_factory=list)

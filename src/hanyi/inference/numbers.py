@@ -5,7 +5,8 @@ A small model trained on short sentences sometimes drops or rewrites a number: "
 1890s"), although a hypothesis a little further down its beam keeps the digits
 (我有3个兄弟和2姐妹。, 她生于1990年。). So when the best translation loses a digit string
 of the source, the translator decodes that sentence again with a wider beam and keeps the
-best-scoring hypothesis that has every one of them (``decode.keep_numbers_beam``). If none
+best-scoring hypothesis that has every one of them (``decode.keep_numbers_beam``; after
+beam search only: greedy search, ``--beam 1``, is never widened behind the user's back). If none
 does, the original translation stands: this only ever chooses among the model's own
 hypotheses, it never writes digits into the output itself.
 """

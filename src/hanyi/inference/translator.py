@@ -142,7 +142,7 @@ class Translator:
             hyps = self._search([encoded[i] for i in chunk], cfg, need_attention)
             for i, sentence_hyps in zip(chunk, hyps):
                 results[i] = self._to_translation(encoded[i], sentence_hyps)
-        if cfg.keep_numbers_beam > 0:
+        if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
             self._rescue_numbers(texts, encoded, results, cfg, need_attention)
         return results
 
