@@ -97,7 +97,10 @@ class TokenizerConfig:
         return self.tgt_model_type or self.model_type
 
 
-AttentionName = str  # validated against hanyi.model.attention.ATTENTION_KERNELS at build time
+# The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a
+# misspelt kernel fails when the config loads, with the list of names.
+AttentionName = Literal["reference", "sdpa", "local", "bigbird", "linformer", "performer",
+                        "linear"]
 
 
 @dataclass
