@@ -53,7 +53,11 @@ def test_malformed_data_lines_are_counted_not_fatal(tmp_path):
         f"data:\n  root: {tmp_path}\n  dir: {tmp_path / 'p'}\n  dev_size: 5\n  test_size: 5\n"
         "  sources: [{name: c, path: c.tsv, role: pool}]\n"
         "tokenizer: {src_vocab_size: 60, tgt_vocab_size: 60}\n", encoding="utf-8")
-    proc = hanyi("prepare", str(config))
+    # "Sentence number N." are all within one word of each other: honest held-out sets
+    # cannot be drawn from them, and prepare says so
+    assert_user_error(hanyi("prepare", str(config)), "test split is empty",
+                      "held_out_near_duplicates: keep")
+    proc = hanyi("prepare", str(config), "--set", "data.held_out_near_duplicates=keep")
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["filters"]["fields"] == 2
     rejects = (tmp_path / "p" / "rejects.tsv").read_text(encoding="utf-8")

@@ -196,6 +196,11 @@ def check_split_sizes(cfg: DataConfig, stats: dict) -> None:
     for name in ("test", "dev"):
         wanted, size, moved = (getattr(cfg, f"{name}_size"), held[name],
                                held["near_duplicates_moved_out"][name])
+        if size == 0 and moved:
+            raise ConfigError(f"data: the {name} split is empty: every one of its {moved} "
+                              f"drawn sentences is within one word of a training sentence "
+                              f"(templated data?); set data.held_out_near_duplicates: keep "
+                              f"to keep them, or give a fixed '{name}' source")
         if size == 0:
             raise ConfigError(f"data: the {name} split is empty: give a source with role "
                               f"'{name}' or 'pool' whose pairs survive cleaning "
