@@ -126,10 +126,10 @@ def plot(results: list[dict], path: Path) -> None:
         rows = sorted((r["length"], r["fwd_bwd_ms"], r["peak_mem_mb"])
                       for r in results if r["kernel"] == kernel)
         style = "--" if kernel in ("reference", "sdpa") else "-"
-        for ax, col in zip(axes, (1, 2)):
+        for ax, col in zip(axes, (1, 2), strict=True):
             ax.plot([r[0] for r in rows], [max(r[col], 0.1) for r in rows], style,
                     marker="o", ms=3, label=kernel)
-    for ax, label in zip(axes, ("forward + backward time (ms)", "peak memory (MB)")):
+    for ax, label in zip(axes, ("forward + backward time (ms)", "peak memory (MB)"), strict=True):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length (tokens)")

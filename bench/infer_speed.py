@@ -85,7 +85,7 @@ def latency(translator, beam: int) -> dict:
 
 
 def worker(args) -> None:
-    from hanyi.evaluation.metrics import bleu
+    from hanyi.metrics import bleu
     from hanyi.runtime import set_threads
 
     set_threads(args.threads)

@@ -184,7 +184,7 @@ def add_equal_updates(rows: list[dict]) -> None:
         r["equal_updates_steps"] = [chosen[Path(ref["run"])], chosen[Path(r["run"])]]
         r["dev_bleu_greedy_at_equal_updates"] = [
             score_at(Path(x["run"]), Path(x["data_dir"]), step)
-            for x, step in zip((ref, r), r["equal_updates_steps"])]
+            for x, step in zip((ref, r), r["equal_updates_steps"], strict=True)]
 
 
 def at_equal_updates(row: dict) -> str:
@@ -192,7 +192,8 @@ def at_equal_updates(row: dict) -> str:
     variant's first, one number where they are the same."""
     if "equal_updates" not in row:
         return "–"
-    (ref_score, own_score), steps = row["dev_bleu_greedy_at_equal_updates"], row["equal_updates_steps"]
+    (ref_score, own_score) = row["dev_bleu_greedy_at_equal_updates"]
+    steps = row["equal_updates_steps"]
     counts = "/".join(f"{s:,}" for s in dict.fromkeys(steps[::-1]))
     return f"{own_score:.2f} vs {ref_score:.2f} ({counts})"
 

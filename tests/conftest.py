@@ -2,8 +2,9 @@
 
 * ``shared_data``: ../shared/data (the project's corpora; never copied into the repo).
 * ``toy_vocab``: a small SentencePiece model trained on a synthetic fixture, in seconds.
-* ``tiny_run``: `hanyi prepare` + `hanyi train` of configs/tiny.yaml, once per session
-  (about 1.5 minutes on 2 cores), for tests that need a real trained model.
+* ``tiny_run``: `hanyi prepare` + `hanyi train` of configs/tiny.yaml on a synthetic corpus
+  written by the tests, once per session (about 1.5 minutes on 2 cores), for tests that
+  need a real trained model.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, SHARED_DATA, synthetic_sentences  # re-exported for older tests
+from helpers import REPO, SHARED_DATA, synthetic_sentences, write_synthetic_tsv
 
 from hanyi.config import ModelConfig
 from hanyi.model import build_model
@@ -62,9 +63,22 @@ def random_model(toy_vocabs, small_model_config):
     return build_model(small_model_config, *toy_vocabs).eval()
 
 
+TINY_CORPUS_PAIRS = 6000
+
+
+def tiny_overrides(corpus_root: Path, prepared: Path) -> list[str]:
+    """``--set`` arguments that point configs/tiny.yaml at the synthetic corpus."""
+    source = "[{name: synthetic, path: synthetic.tsv, format: tsv, role: pool}]"
+    return ["--set", f"data.root={corpus_root}", "--set", f"data.dir={prepared}",
+            "--set", f"data.sources={source}"]
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, shared_data) -> Path:
-    """Prepare + train configs/tiny.yaml through the CLI; returns the run directory.
+def tiny_run(tmp_path_factory) -> Path:
+    """Prepare + train configs/tiny.yaml through the CLI on a synthetic corpus the tests write
+    themselves (helpers.synthetic_corpus), so it never needs ../shared/data; returns the run
+    directory (DIR/data prepared, DIR/run the run). The same recipe on the real corpus is
+    tests/test_cli.py::test_tiny_recipe_on_the_shared_corpus.
 
     HANYI_TINY_RUN=DIR reuses a finished one (DIR/data, DIR/run/best), e.g. while iterating
     on CLI tests; tests only read it.
@@ -76,15 +90,20 @@ def tiny_run(tmp_path_factory, shared_data) -> Path:
         return Path(reuse)
 
     root = tmp_path_factory.mktemp("tiny")
-    common = ["--set", f"data.root={shared_data}", "--set", f"data.dir={root / 'data'}"]
+    write_synthetic_tsv(root / "corpus" / "synthetic.tsv", TINY_CORPUS_PAIRS, seed=1)
+    common = tiny_overrides(root / "corpus", root / "data")
     assert main(["prepare", str(REPO / "configs" / "tiny.yaml"), *common]) == 0
+    train_through_cli(main, ["train", str(REPO / "configs" / "tiny.yaml"), "--out",
+                             str(root / "run"), "--device", "cpu", *common])
+    return root
+
+
+def train_through_cli(main, argv: list[str]) -> None:
     os.environ.setdefault("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec inside pytest
     # `train` installs its Ctrl-C/SIGTERM handlers (save and stop); give pytest its own back.
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        assert main(["train", str(REPO / "configs" / "tiny.yaml"), "--out",
-                     str(root / "run"), "--device", "cpu", *common]) == 0
+        assert main(argv) == 0
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    return root

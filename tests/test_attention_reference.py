@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import DEVICES
 
 from hanyi.config import ModelConfig
 from hanyi.errors import ConfigError
@@ -62,7 +63,10 @@ def test_reference_is_the_papers_equation():
     assert (weights[1, :, :, 3:] == 0).all()
 
 
-EXACT = sorted(name for name, kernel in ATTENTION_KERNELS.items() if kernel.exact)
+# `reference` itself is checked against the explicit loops above; every *other* exact kernel
+# is checked against `reference`.
+EXACT = sorted(name for name, kernel in ATTENTION_KERNELS.items()
+               if kernel.exact and name != "reference")
 
 
 def make_kernel(name: str, site: str):
@@ -75,18 +79,44 @@ SHAPES = [(2, 4, 7, 7, 8, False, 0), (3, 2, 6, 6, 16, True, 0), (2, 4, 1, 9, 8, 
           (2, 2, 3, 8, 4, True, 5), (3, 4, 5, 11, 8, False, 0), (1, 1, 1, 1, 8, False, 0)]
 
 
-@pytest.mark.parametrize("name", EXACT)
-@pytest.mark.parametrize("b, h, tq, tk, d, causal, offset", SHAPES)
-def test_every_exact_kernel_matches_reference(name, b, h, tq, tk, d, causal, offset):
+def shaped_case(b, h, tq, tk, d, causal, offset):
+    """Random q, k, v, the mask of the case, and which query may see which key (B, Tq, Tk)."""
     q, k, v = random_qkv(b=b, h=h, tq=tq, tk=tk, d=d, seed=tq * tk)
     lengths = torch.tensor([tk] + [max(1, tk - 2 * i - 1) for i in range(1, b)])
     kp = torch.arange(tk).unsqueeze(0) < lengths.unsqueeze(1)  # (B, Tk): padded rows too
     mask = AttentionMask(key_padding=None if causal else kp, causal=causal, offset=offset)
+    if causal:  # query i sits at position offset + i and sees keys 0 .. offset + i
+        allowed = torch.arange(tk)[None, :] <= (offset + torch.arange(tq))[:, None]
+        allowed = allowed.expand(b, tq, tk)
+    else:
+        allowed = kp[:, None, :].expand(b, tq, tk)
+    return q, k, v, mask, allowed
+
+
+def test_there_is_an_exact_kernel_besides_reference():
+    assert EXACT, "no exact kernel to check against reference"
+
+
+@pytest.mark.parametrize("b, h, tq, tk, d, causal, offset", SHAPES)
+def test_reference_is_the_explicit_equation_on_every_shape(b, h, tq, tk, d, causal, offset):
+    q, k, v, mask, allowed = shaped_case(b, h, tq, tk, d, causal, offset)
+    out, _ = ReferenceAttention()(q, k, v, mask)
+    expected, _ = explicit_attention(q, k, v, allowed)
+    torch.testing.assert_close(out.double(), expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", EXACT)
+@pytest.mark.parametrize("b, h, tq, tk, d, causal, offset", SHAPES)
+def test_every_exact_kernel_matches_reference(name, b, h, tq, tk, d, causal, offset, device):
+    q, k, v, mask, _ = shaped_case(b, h, tq, tk, d, causal, offset)
     site = "decoder" if causal else ("encoder" if tq == tk else "cross")
     expected, _ = ReferenceAttention()(q, k, v, mask)
-    out, _ = make_kernel(name, site)(q, k, v, mask)
+    if mask.key_padding is not None:
+        mask = AttentionMask(mask.key_padding.to(device), mask.causal, mask.offset)
+    out, _ = make_kernel(name, site)(q.to(device), k.to(device), v.to(device), mask)
     assert out.shape == (b, h, tq, d)
-    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.cpu(), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_no_row_is_nan_even_for_padded_queries():

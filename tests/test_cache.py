@@ -6,16 +6,20 @@ import dataclasses
 
 import pytest
 import torch
+from helpers import DEVICES
 
 from hanyi.model import build_model
 
 
-def test_cached_decoding_matches_full_recompute(random_model):
+@pytest.mark.parametrize("device", DEVICES)
+def test_cached_decoding_matches_full_recompute(random_model, device):
     torch.manual_seed(1)
+    random_model = random_model.to(device)
     src = torch.randint(4, 30, (3, 9))
     src[1, 6:] = random_model.src_ids.pad
     tgt = torch.randint(4, 30, (3, 8))
     tgt[:, 0] = random_model.tgt_ids.bos
+    src, tgt = src.to(device), tgt.to(device)
     full = random_model(src, tgt).float().log_softmax(-1)  # (B, T, V)
     memory, src_padding = random_model.encode(src)
     cache, steps = None, []

@@ -12,7 +12,7 @@ import pytest
 import torch
 from helpers import synthetic_sentences
 
-from hanyi import checkpoint
+from hanyi import checkpoint, files
 from hanyi.checkpoint import load_model_dir, load_training_state, save_checkpoint
 from hanyi.config import (
     DataConfig,
@@ -34,7 +34,8 @@ def synthetic_prepared(tmp_path_factory) -> Path:
     en, zh = synthetic_sentences(2000, seed=3)
     en += [f"{e} Number {i}." for i, e in enumerate(en[:600])]  # more distinct pairs
     zh += [f"{z}第{i}号。" for i, z in enumerate(zh[:600])]
-    (root / "c.tsv").write_text("".join(f"{e}\t{z}\n" for e, z in zip(en, zh)), "utf-8")
+    (root / "c.tsv").write_text("".join(f"{e}\t{z}\n" for e, z in zip(en, zh, strict=True)),
+                                "utf-8")
     data = DataConfig(root=str(root), dir=str(root / "prepared"), dev_size=30, test_size=30,
                       held_out_near_duplicates="keep",  # templated: every sentence has one
                       sources=[SourceConfig(name="c", path="c.tsv", role="pool")])
@@ -63,7 +64,7 @@ def test_resume_equals_uninterrupted(synthetic_prepared, tmp_path):
     summary = second.run(resume=True)
     assert summary["step"] == 6
     for (name, a), (_, b) in zip(straight.model.state_dict().items(),
-                                 second.model.state_dict().items()):
+                                 second.model.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
 
 
@@ -112,7 +113,8 @@ def test_save_then_load_gives_identical_parameters_and_outputs(toy_vocabs, tmp_p
     loaded = load_model_dir(tmp_path / "m")
     assert loaded.config == cfg and loaded.meta["step"] == 7
     assert loaded.tgt_vocab.sha256 == toy_vocabs[1].sha256
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.model.state_dict().items()):
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.model.state_dict().items(),
+                                 strict=True):
         assert torch.equal(a, b), name
     tied = loaded.model.output_proj.weight.data_ptr() == loaded.model.tgt_embed.weight.data_ptr()
     assert tied == cfg.model.tie_target_embeddings
@@ -149,18 +151,18 @@ def test_a_crash_between_the_two_renames_loses_nothing(saved, toy_vocabs, monkey
     """Replacing a directory is two renames (final -> final.old, tmp -> final); a crash
     between them leaves only final.old, which loading restores, and the next save cleans."""
     before = load_model_dir(saved).model.state_dict()
-    real_replace = checkpoint.os.replace
+    real_replace = files.os.replace
 
     def crash_on_second(src, dst):
         if Path(src).name.startswith("model.tmp-"):
             raise KeyboardInterrupt  # killed right after final -> final.old
         real_replace(src, dst)
 
-    monkeypatch.setattr(checkpoint.os, "replace", crash_on_second)
+    monkeypatch.setattr(files.os, "replace", crash_on_second)
     cfg = small_experiment()
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(saved, build_model(cfg.model, *toy_vocabs), cfg, *toy_vocabs, {})
-    monkeypatch.setattr(checkpoint.os, "replace", real_replace)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     assert not saved.exists() and (saved.parent / "model.old").is_dir()
     after = load_model_dir(saved).model.state_dict()  # restored from model.old
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -231,7 +233,7 @@ def test_init_from_starts_from_the_model_weights_and_checks_vocabularies(synthet
     cfg = experiment(synthetic_prepared, init_from=str(tmp_path / "a" / "best"))
     second = Trainer(cfg, tmp_path / "b", torch.device("cpu"))
     for (name, a), (_, b) in zip(start.model.state_dict().items(),
-                                 second.model.state_dict().items()):
+                                 second.model.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
     other = tmp_path / "other"
     shutil.copytree(tmp_path / "a" / "best", other)

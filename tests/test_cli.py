@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import train_through_cli
 from helpers import REPO, hanyi
 
-from hanyi.cli.__main__ import COMMANDS
+from hanyi.cli.__main__ import COMMANDS, main
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,22 @@ def test_evaluate_prints_bleu_and_chrf_with_signatures(model, tiny_run):
     assert report["bleu"]["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:zh")
     assert report["bleu"]["score"] > 1.0 and report["sentences"] == 200
     assert "chrf" in report and report["beam"] == 1
+
+
+@pytest.mark.shared
+def test_tiny_recipe_on_the_shared_corpus(shared_data, tmp_path):
+    """configs/tiny.yaml as written, on the real Tatoeba slice: prepare, then a few updates
+    and a translation (the other CLI tests use the synthetic corpus of `tiny_run`)."""
+    common = ["--set", f"data.root={shared_data}", "--set", f"data.dir={tmp_path / 'data'}"]
+    tiny = str(REPO / "configs" / "tiny.yaml")
+    assert main(["prepare", tiny, *common]) == 0
+    stats = json.loads((tmp_path / "data" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["splits"]["dev"] == 200 and stats["splits"]["test"] == 200
+    train_through_cli(main, ["train", tiny, "--out", str(tmp_path / "run"), "--device", "cpu",
+                             *common, "--set", "train.max_steps=20", "--set",
+                             "train.eval_every=20", "--set", "train.dev_bleu_sentences=20"])
+    proc = hanyi("translate", "--model", str(tmp_path / "run" / "best"), "I love you.")
+    assert proc.returncode == 0 and proc.stdout.decode().strip(), proc.stderr.decode()
 
 
 def test_training_wrote_a_complete_run(tiny_run):

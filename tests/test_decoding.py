@@ -3,6 +3,7 @@ invariants on a random Transformer (beam 1 == greedy, batch == one by one)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -130,7 +131,7 @@ def test_beam_of_one_equals_greedy(random_model):
     decode = cfg(max_len_a=1.0, max_len_b=4, length_penalty=1.0)
     greedy = greedy_search(model, src, decode)
     beam = beam_search(model, src, decode)
-    for g, b in zip(greedy, beam):
+    for g, b in zip(greedy, beam, strict=True):
         assert g[0].tokens == b[0].tokens
         assert g[0].score == pytest.approx(b[0].score, abs=1e-4)
 
@@ -202,5 +203,5 @@ def test_no_repeat_ngram_holds_in_every_hypothesis(beam):
     hyps, = search(loves_a, SRC, cfg(beam_size=beam, nbest=beam, max_len_b=7,
                                      no_repeat_ngram_size=2))
     for h in hyps:
-        bigrams = list(zip(h.tokens, h.tokens[1:]))
+        bigrams = list(itertools.pairwise(h.tokens))
         assert len(bigrams) == len(set(bigrams)), h.tokens

@@ -10,8 +10,14 @@ import pytest
 import torch
 from helpers import synthetic_sentences
 
-from hanyi.config import DataConfig, ExperimentConfig, ModelConfig, SourceConfig, TokenizerConfig
-from hanyi.config import TrainConfig
+from hanyi.config import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    SourceConfig,
+    TokenizerConfig,
+    TrainConfig,
+)
 from hanyi.data.prepare import prepare
 from hanyi.evaluation.evaluate import evaluate
 from hanyi.inference import Translator
@@ -22,7 +28,8 @@ from hanyi.training.trainer import Trainer
 def zh_en_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("zhen")
     en, zh = synthetic_sentences(3000, seed=4)
-    (root / "c.tsv").write_text("".join(f"{e}\t{z}\n" for e, z in zip(en, zh)), "utf-8")
+    (root / "c.tsv").write_text("".join(f"{e}\t{z}\n" for e, z in zip(en, zh, strict=True)),
+                                "utf-8")
     data = DataConfig(root=str(root), dir=str(root / "prepared"), dev_size=10, test_size=10,
                       held_out_near_duplicates="keep",  # templated: every sentence has one
                       sources=[SourceConfig(name="c", path="c.tsv", role="pool")])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hanyi.evaluation.evaluate import by_length
-from hanyi.evaluation.metrics import bleu
+from hanyi.metrics import bleu
 
 
 def test_each_bucket_is_scored_on_its_own_sentences():

@@ -9,6 +9,7 @@ tolerance of float32 on a trained model. What cannot be exported must fail clear
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import warnings
 from pathlib import Path
@@ -20,8 +21,8 @@ from helpers import synthetic_sentences
 from hanyi.checkpoint import LoadedModel
 from hanyi.config import ExperimentConfig
 from hanyi.errors import ConfigError, InputError, ModelLoadError
-from hanyi.evaluation.metrics import bleu
 from hanyi.inference import Translator
+from hanyi.metrics import bleu
 from hanyi.model import build_model
 
 ctranslate2 = pytest.importorskip("ctranslate2")
@@ -78,7 +79,7 @@ def test_float32_export_greedy_no_repeat_ngram_matches(toy_vocabs, small_model_c
     theirs = Translator.load(tmp_path / "ct2", threads=1).translate(texts, cfg)
     assert [t.tgt_tokens for t in theirs] == [t.tgt_tokens for t in ours]
     for t in theirs:
-        bigrams = list(zip(t.tgt_tokens, t.tgt_tokens[1:]))
+        bigrams = list(itertools.pairwise(t.tgt_tokens))
         assert len(bigrams) == len(set(bigrams))
 
 
@@ -94,7 +95,7 @@ def beam_agreement(model_dir: Path, test_en: Path, tmp_path: Path, n: int = 100)
     theirs_tr = Translator.load(tmp_path / "f32", threads=1)
     cfg = ours_tr.with_options(beam_size=4, nbest=2, length_penalty=0.6)
     same = 0
-    for a, b in zip(ours_tr.translate(src, cfg), theirs_tr.translate(src, cfg)):
+    for a, b in zip(ours_tr.translate(src, cfg), theirs_tr.translate(src, cfg), strict=True):
         assert len(b.alternatives) == 2
         if a.tgt_tokens == b.tgt_tokens:
             same += 1

@@ -67,4 +67,5 @@ def test_inverse_sqrt_matches_the_papers_formula_up_to_the_peak():
     cfg = TrainConfig(lr=7e-4, warmup_steps=4000, max_steps=1)
     paper = [min(s ** -0.5, s * 4000 ** -1.5) for s in (1, 100, 4000, 9000, 100_000)]
     ours = [learning_rate(s, cfg) for s in (1, 100, 4000, 9000, 100_000)]
-    assert [o / p for o, p in zip(ours, paper)] == pytest.approx([7e-4 * 4000 ** 0.5] * 5)
+    ratios = [o / p for o, p in zip(ours, paper, strict=True)]
+    assert ratios == pytest.approx([7e-4 * 4000 ** 0.5] * 5)

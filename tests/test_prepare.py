@@ -17,7 +17,7 @@ from hanyi.errors import ConfigError, DataError
 
 def write_fixture(root: Path) -> None:
     en, zh = synthetic_sentences(300, seed=1)
-    lines = [f"{e}\t{z}" for e, z in zip(en, zh)]
+    lines = [f"{e}\t{z}" for e, z in zip(en, zh, strict=True)]
     lines += [
         "Where is the station?\t車站在哪裡?",  # Traditional + ASCII '?' -> 车站在哪里？
         "Hello.\t你好。\tCC-BY attribution",  # 3 fields in a 2-field file
@@ -70,7 +70,7 @@ def test_every_filter_is_counted_with_file_and_line(prepared):
 def test_exact_duplicate_pairs_are_removed_and_counted(prepared):
     _, out, stats = prepared
     assert stats["filters"]["duplicate"] > 0  # 300 draws from 30 possible pairs
-    pairs = list(zip(read(out, "train.en"), read(out, "train.zh")))
+    pairs = list(zip(read(out, "train.en"), read(out, "train.zh"), strict=True))
     assert len(pairs) == len(set(pairs))
     # 307 records; the malformed two (fields, utf8) are counted as dropped, not read
     assert stats["sources"]["pool"]["read"] == 305
@@ -89,7 +89,8 @@ def test_no_dev_or_test_english_in_training(prepared):
 def test_chinese_is_simplified_with_full_width_punctuation(prepared):
     _, out, _ = prepared
     everything = dict(zip(read(out, "train.en") + read(out, "dev.en") + read(out, "test.en"),
-                          read(out, "train.zh") + read(out, "dev.zh") + read(out, "test.zh")))
+                          read(out, "train.zh") + read(out, "dev.zh") + read(out, "test.zh"),
+                          strict=True))
     assert everything["Where is the station?"] == "车站在哪里？"
     assert "I like tea." in everything  # the parallel source is read too
 
@@ -205,7 +206,7 @@ def test_duplicates_and_bad_fields_are_logged_with_file_and_line(held_out):
 
 def test_bom_last_line_and_script_are_normalised(held_out):
     _, out, _ = held_out
-    pairs = dict(zip(read(out, "train.en"), read(out, "train.zh")))
+    pairs = dict(zip(read(out, "train.en"), read(out, "train.zh"), strict=True))
     assert pairs["Hello there."] == "你好。"  # no BOM left on the first English sentence
     assert pairs["Why?"] == "为什么？"  # last line without a newline is read; t2s + full width
     assert pairs["Thank you."] == "谢谢你！"

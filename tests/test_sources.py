@@ -76,7 +76,7 @@ def test_a_directory_without_catalogues_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("suffix, pack", [(".xz", lzma.compress), (".gz", gzip.compress)])
 def test_compressed_parallel_files_are_read_transparently(tmp_path, suffix, pack):
-    (tmp_path / f"c.en{suffix}").write_bytes(pack("I like tea.\nGood night.\n".encode()))
+    (tmp_path / f"c.en{suffix}").write_bytes(pack(b"I like tea.\nGood night.\n"))
     (tmp_path / f"c.zh{suffix}").write_bytes(pack("我喜欢茶。\n晚安。\n".encode()))
     pairs, _ = pairs_of(SourceConfig(name="c", path="c", format="parallel"), tmp_path)
     assert [p.zh for p in pairs] == ["我喜欢茶。", "晚安。"]
@@ -129,7 +129,8 @@ def test_sentence_splitters():
     assert split_en("Dr. Smith paid $3.50 in the U.S. yesterday. Then he left!") == [
         "Dr. Smith paid $3.50 in the U.S. yesterday.", "Then he left!"]
     assert split_en("No boundary here") == ["No boundary here"]
-    assert split_zh("他说：“走吧。”然后离开了。好吗？") == ["他说：“走吧。”", "然后离开了。", "好吗？"]
+    assert split_zh("他说：“走吧。”然后离开了。好吗？") == [
+        "他说：“走吧。”", "然后离开了。", "好吗？"]
     assert split_en("  ") == [] and split_zh("") == []
 
 
@@ -176,7 +177,7 @@ def test_synthetic_sources_get_a_tag_in_front_of_their_source(tmp_path):
     src_vocab, tgt_vocab = Vocab.from_file(out / "src.model"), Vocab.from_file(out / "tgt.model")
     plain = load_split(out, "train", src_vocab, tgt_vocab, 64)
     tagged = load_split(out, "train", src_vocab, tgt_vocab, 64, synthetic=frozenset({"bt"}))
-    for ids, tagged_ids, name in zip(plain.src, tagged.src, plain.sources):
+    for ids, tagged_ids, name in zip(plain.src, tagged.src, plain.sources, strict=True):
         assert tagged_ids == ([src_vocab.bos_id] + ids if name == "bt" else ids)
     assert {"bt", "real"} == set(plain.sources)
 

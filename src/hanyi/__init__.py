@@ -7,7 +7,7 @@ Public API (imported lazily so `import hanyi` stays cheap):
     tr.translate(["How are you?"])
 """
 
-__version__ = "0.1.0"
+from hanyi.version import __version__
 
 __all__ = ["Translator", "__version__", "build_model"]
 

@@ -9,43 +9,47 @@ A checkpoint is a directory::
     training_state.pt   optimizer, scheduler, RNG and data position (training only;
                         loaded with ``torch.load(weights_only=True)``)
 
-Writes are atomic: everything goes to ``NAME.tmp-…`` first, which is then renamed into
-place, so a kill at any moment leaves either the old or the new checkpoint, never half.
+A ``hanyi export`` directory (CTranslate2) is recognised here too, by its
+``hanyi_export.json``: this module is the one place that knows what a model directory of
+either kind holds, so inference and export both ask it.
+
+Writes are atomic (``hanyi.files.atomic_dir``): everything goes to ``NAME.tmp-…`` first,
+which is then renamed into place, so a kill at any moment leaves either the old or the new
+checkpoint, never half.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_model
 
-import hanyi
 from hanyi.config import ExperimentConfig, config_from_yaml_text, config_to_yaml
 from hanyi.errors import ConfigError, ModelLoadError
+from hanyi.files import atomic_dir, recover_dir
 from hanyi.model import Transformer, build_model
 from hanyi.tokenization import Vocab
 from hanyi.tokenization.languages import load_vocabs
+from hanyi.version import __version__
 
 REQUIRED = ("model.safetensors", "config.yaml", "src.model", "tgt.model")
+EXPORT_META = "hanyi_export.json"  # marks a `hanyi export` (CTranslate2) directory
 
 
 @dataclass
 class LoadedModel:
-    model: Transformer
+    model: Transformer | None  # None for a CTranslate2 export (the engine holds the weights)
     config: ExperimentConfig
     src_vocab: Vocab
     tgt_vocab: Vocab
-    meta: dict
-    path: Path
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None  # None for a model that lives only in memory (training)
 
 
 def git_sha() -> str | None:
@@ -57,54 +61,26 @@ def git_sha() -> str | None:
         return None
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move the finished ``tmp`` directory to ``final``, replacing any older one.
-
-    POSIX has no atomic swap of two directories: for an instant only ``final.old``
-    exists. A crash right then leaves it behind, and ``recover_dir`` puts it back.
-    """
-    old = final.with_name(final.name + ".old")
-    if final.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
-        if old.exists():  # left by a crash between the two renames; final is newer
-            shutil.rmtree(old)
-
-
-def recover_dir(path: Path) -> Path:
-    """``path``, restored from ``path.old`` if a crash in ``_replace_dir`` left only that."""
-    old = path.with_name(path.name + ".old")
-    if not path.exists() and old.is_dir():
-        os.replace(old, path)
-    return path
-
-
 def save_checkpoint(path: Path, model: Transformer, cfg: ExperimentConfig, src_vocab: Vocab,
                     tgt_vocab: Vocab, meta: dict, training_state: dict | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=path.name + ".tmp-", dir=path.parent))
-    try:
+    with atomic_dir(path) as tmp:
         save_model(model, str(tmp / "model.safetensors"))
         (tmp / "config.yaml").write_text(config_to_yaml(cfg), encoding="utf-8")
         (tmp / "src.model").write_bytes(src_vocab.model_proto)
         (tmp / "tgt.model").write_bytes(tgt_vocab.model_proto)
-        meta = {**meta, "hanyi_version": hanyi.__version__, "git_sha": git_sha(),
+        meta = {**meta, "hanyi_version": __version__, "git_sha": git_sha(),
                 "src_spm_sha256": src_vocab.sha256, "tgt_spm_sha256": tgt_vocab.sha256,
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         if training_state is not None:
             torch.save(training_state, tmp / "training_state.pt")
-        _replace_dir(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def is_export_dir(path: str | Path) -> bool:
+    """True if ``path`` is a directory written by ``hanyi export``."""
+    return (Path(path) / EXPORT_META).is_file()
 
 
 def check_model_dir(path: Path) -> None:
@@ -137,6 +113,17 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Load
     return LoadedModel(model.to(device).eval(), cfg, src_vocab, tgt_vocab, meta, path)
 
 
+def load_export_dir(path: str | Path) -> LoadedModel:
+    """The config, vocabularies and export metadata of a ``hanyi export`` directory
+    (``model=None``: the CTranslate2 engine loads the weights itself)."""
+    path = Path(path)
+    if not (path / "config.yaml").is_file():
+        raise ModelLoadError(f"{path} is not a complete hanyi export: missing config.yaml")
+    cfg = load_config_file(path)
+    src_vocab, tgt_vocab = load_vocabs(path, cfg.direction, cfg.tokenizer.split_punctuation)
+    return LoadedModel(None, cfg, src_vocab, tgt_vocab, load_meta(path / EXPORT_META), path)
+
+
 def load_meta(file: Path) -> dict:
     """meta.json is optional (informational), but a corrupt one is reported, not ignored."""
     if not file.is_file():
@@ -155,14 +142,21 @@ def load_weights(model: Transformer, file: Path) -> None:
         state = load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelLoadError(f"{file}: corrupt or unreadable weights ({exc})") from None
-    if model.cfg.tie_target_embeddings:  # save_model stores a shared tensor once
+    load_state(model, state, file)
+
+
+def load_state(model: Transformer, state: dict[str, torch.Tensor], source: Path | str) -> None:
+    """Load saved (or averaged) weights into ``model``, strictly. ``save_model`` stores a
+    tensor shared by tied weights once, under either name: put it back under both."""
+    if model.cfg.tie_target_embeddings:
+        state = dict(state)
         state.setdefault("output_proj.weight", state.get("tgt_embed.weight"))
         state.setdefault("tgt_embed.weight", state.get("output_proj.weight"))
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
-        raise ModelLoadError(f"{file}: weights do not fit the config "
+        raise ModelLoadError(f"{source}: weights do not fit the config "
                              f"({first[1].strip() if len(first) > 1 else first[0]})") from None
 
 

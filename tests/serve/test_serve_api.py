@@ -44,7 +44,7 @@ def test_batch_keeps_order_and_matches_single_requests(client):
     data = r.json()
     assert len(data["translations"]) == len(data["items"]) == len(texts)
     assert data["translations"][1] == ""
-    for text, got in zip(texts, data["translations"]):
+    for text, got in zip(texts, data["translations"], strict=True):
         if text:
             alone = post(client, {"text": text, "beam": 1}).json()["translation"]
             assert got == alone

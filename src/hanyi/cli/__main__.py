@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hanyi import __version__
 from hanyi.errors import HanyiError
+from hanyi.version import __version__
 
 COMMANDS = ("prepare", "train", "translate", "evaluate", "serve", "export")
 

@@ -4,13 +4,13 @@ sentence share its line, separated by tabs."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
 from hanyi.errors import InputError
+from hanyi.files import atomic_open
 from hanyi.runtime import setup_logging
 
 CHUNK = 512  # lines translated and written at a time, so long files stream
@@ -55,7 +55,8 @@ def format_line(translation, scores: bool) -> str:
 
 def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:
     for start in range(0, len(lines), CHUNK):
-        out.writelines(format_line(translation, scores) + "\n" for translation in translator.translate(lines[start:start + CHUNK]))
+        translations = translator.translate(lines[start:start + CHUNK])
+        out.writelines(format_line(translation, scores) + "\n" for translation in translations)
         out.flush()
 
 
@@ -71,11 +72,6 @@ def run(args) -> int:
     target = Path(args.output)
     if not target.parent.is_dir():
         raise InputError(f"cannot write {target}: no directory {target.parent}")
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as out:
-            write_translations(translator, lines, out, args.scores)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(target) as out:
+        write_translations(translator, lines, out, args.scores)
     return 0

@@ -18,7 +18,6 @@ import yaml
 from hanyi.config.sections import ExperimentConfig
 from hanyi.errors import ConfigError
 
-
 # --- dict <-> dataclass ----------------------------------------------------
 
 
@@ -55,7 +54,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(_coerce(v, a, where) for v, a in zip(value, get_args(tp)))
+        if len(value) != len(get_args(tp)):
+            raise ConfigError(f"{where} must have {len(get_args(tp))} items, got {value!r}")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, get_args(tp), strict=True))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):

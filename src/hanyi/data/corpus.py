@@ -126,7 +126,7 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
         if len(en_lines) != len(zh_lines):
             raise DataError(f"{en_path} has {len(en_lines)} lines but {zh_path} has "
                             f"{len(zh_lines)}: the files must be line-aligned")
-        for n, (raw_en, raw_zh) in enumerate(zip(en_lines, zh_lines), start=1):
+        for n, (raw_en, raw_zh) in enumerate(zip(en_lines, zh_lines, strict=True), start=1):
             if source.max_pairs is not None and n > source.max_pairs:
                 return
             origin = f"{en_path}:{n}"
@@ -258,7 +258,8 @@ def _sentence_pairs(pair: Pair, split: bool) -> list[Pair]:
     en, zh = split_en(pair.en), split_zh(pair.zh)
     if len(en) < 2 or len(en) != len(zh):
         return [pair]
-    return [Pair(e, z, f"{pair.origin}#s{k}") for k, (e, z) in enumerate(zip(en, zh), 1)]
+    return [Pair(e, z, f"{pair.origin}#s{k}")
+            for k, (e, z) in enumerate(zip(en, zh, strict=True), 1)]
 
 
 def english_key(en: str) -> str:

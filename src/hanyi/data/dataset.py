@@ -58,7 +58,7 @@ def load_split(prepared: Path, split: str, src_vocab: Vocab, tgt_vocab: Vocab,
         raise DataError(f"{names} has {len(sources)} lines but {split}.en has {len(en)}")
     if synthetic and sources is not None:
         src = [[src_vocab.bos_id] + ids[:max_len - 1] if name in synthetic else ids
-               for ids, name in zip(src, sources)]
+               for ids, name in zip(src, sources, strict=True)]
     return ParallelData(src, tgt, src_text, tgt_text, sources)
 
 

@@ -7,7 +7,7 @@ import torch
 
 from hanyi.config import DecodeConfig
 from hanyi.decoding.beam import beam_search
-from hanyi.decoding.constraints import Hypothesis
+from hanyi.decoding.constraints import Hypothesis, max_output_length
 from hanyi.decoding.greedy import greedy_search
 
 DECODERS = {"greedy": greedy_search, "beam": beam_search}
@@ -20,4 +20,4 @@ def search(model, src: torch.Tensor, cfg: DecodeConfig,
     return decoder(model, src, cfg, need_attention=need_attention)
 
 
-__all__ = ["DECODERS", "Hypothesis", "beam_search", "greedy_search", "search"]
+__all__ = ["DECODERS", "Hypothesis", "beam_search", "greedy_search", "max_output_length", "search"]

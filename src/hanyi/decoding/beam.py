@@ -67,7 +67,7 @@ class _Search:
         """Turn EOS candidates ranked in the top K into finished hypotheses."""
         rows, ranks = (is_eos[:, :self.k]).nonzero(as_tuple=True)
         length = step + 1  # output tokens including EOS
-        for row, rank in zip(rows.tolist(), ranks.tolist()):
+        for row, rank in zip(rows.tolist(), ranks.tolist(), strict=True):
             done = self.finished[self.sentence[row].item()]
             if len(done) >= self.k or top_scores[row, rank].item() == float("-inf"):
                 continue  # full, or an impossible candidate (small vocab, banned tokens)

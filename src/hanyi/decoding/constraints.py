@@ -31,9 +31,17 @@ def length_normalize(log_prob: torch.Tensor | float, length: int, alpha: float):
     return log_prob / (length ** alpha)
 
 
+def max_output_length(source_tokens: int, a: float, b: int) -> int:
+    """The length cap of one sentence: ``a * source_tokens + b`` output tokens, EOS included
+    (rounded down). The one home of this rule: every engine and the search use it."""
+    return int(source_tokens * a) + b
+
+
 def max_lengths(src_padding: torch.Tensor, a: float, b: int) -> torch.Tensor:
-    """(B, S) bool source padding -> (B,) maximum output tokens, EOS included."""
-    return (src_padding.sum(dim=1).float() * a).long() + b
+    """(B, S) bool, True = real source token -> (B,) :func:`max_output_length` of each."""
+    lengths = src_padding.sum(dim=1).tolist()  # (B,) tokens per sentence
+    return torch.tensor([max_output_length(n, a, b) for n in lengths], dtype=torch.long,
+                        device=src_padding.device)
 
 
 def ban_repeated_ngrams(log_probs: torch.Tensor, tokens: torch.Tensor, n: int) -> None:

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 
 from hanyi.config import DecodeConfig
-from hanyi.evaluation.metrics import Score, bleu, chrf
 from hanyi.inference import Translator
-
+from hanyi.metrics import Score, bleu, chrf
 
 LENGTH_BUCKETS = ((1, 5), (6, 8), (9, 12), (13, 20), (21, None))
 

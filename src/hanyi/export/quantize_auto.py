@@ -6,8 +6,9 @@ float32 at batch 1 (oneDNN's int8 GEMM is poor for one row) and faster only in l
 batches (../shared/notes/cpu-measurements.md §3). So we do not guess. At export time we
 
 1. write the float32 model once and load it with each compute type this CPU supports;
-2. translate a small sample (sentence by sentence, greedy: interactive use; and as one
-   batch with the model's beam size: files), best of ``REPEATS`` timed runs each;
+2. translate a small sample through the real :class:`Translator` (sentence by sentence,
+   greedy: interactive use; and as one batch with the model's beam size: files), best of
+   ``REPEATS`` timed runs each;
 3. keep only types whose output matches float32's: BLEU against the float32 output
    >= ``MIN_BLEU_VS_FLOAT32`` ("equal quality" — we have no references at export time);
 4. choose the one with the smallest geometric mean of its two times relative to float32.
@@ -17,6 +18,7 @@ Everything measured goes into ``hanyi_export.json`` under ``"auto"``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import tempfile
@@ -24,8 +26,11 @@ import time
 from pathlib import Path
 
 from hanyi.checkpoint import LoadedModel
-from hanyi.evaluation.metrics import bleu
-from hanyi.tokenization.languages import detokenizer, languages, normalizer
+from hanyi.export.spec import save_spec
+from hanyi.inference.ct2_engine import CT2Engine, supported_compute_types
+from hanyi.inference.translator import Translator
+from hanyi.metrics import bleu
+from hanyi.tokenization.languages import languages
 
 log = logging.getLogger(__name__)
 
@@ -69,55 +74,45 @@ def _time_best(fn) -> float:
     return best
 
 
-def _measure(ctranslate2, folder: Path, compute_type: str, source, beam: int,
-             threads: int, max_len: int) -> tuple[dict, list[list[str]]]:
-    translator = ctranslate2.Translator(str(folder), compute_type=compute_type,
-                                        intra_threads=threads)
-    options = {"max_decoding_length": max_len, "min_decoding_length": 1}
+def _measure(translator: Translator, sentences: list[str]) -> tuple[dict, list[str]]:
+    """Time ``translator`` on ``sentences``; returns the timings and the batched output."""
+    decode = dataclasses.replace(translator.decode_cfg, nbest=1, keep_numbers_beam=0,
+                                 batch_size=len(sentences))
+    greedy = dataclasses.replace(decode, beam_size=1)
 
     def one_by_one():
-        return [translator.translate_batch([s], beam_size=1, **options)[0] for s in source]
+        return [translator.translate([s], decode=greedy) for s in sentences]
 
     def batched():
-        return translator.translate_batch(source, beam_size=beam, **options)
+        return translator.translate(sentences, decode=decode)
 
     batched()  # warm-up: first calls allocate caches
     single_s, batch_s = _time_best(one_by_one), _time_best(batched)
-    outputs = [r.hypotheses[0] for r in batched()]
-    timing = {"batch1_greedy_ms_per_sentence": round(1000 * single_s / len(source), 2),
-              f"batch{len(source)}_beam{beam}_ms_per_sentence":
-                  round(1000 * batch_s / len(source), 2)}
+    outputs = [t.text for t in batched()]
+    timing = {"batch1_greedy_ms_per_sentence": round(1000 * single_s / len(sentences), 2),
+              f"batch{len(sentences)}_beam{decode.beam_size}_ms_per_sentence":
+                  round(1000 * batch_s / len(sentences), 2)}
     return {"single_s": single_s, "batch_s": batch_s, **timing}, outputs
 
 
 def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
                         threads: int = 0) -> tuple[str, dict]:
     """Measure each supported weight type; return (chosen type, what was measured)."""
-    import ctranslate2
-
-    from hanyi.export.ctranslate2 import save_spec
-
     src_lang, tgt_lang = languages(loaded.config.direction)
     default = DEFAULT_SAMPLE if src_lang == "en" else DEFAULT_SAMPLE_ZH
     sentences = [s for s in (sample or default) if s.strip()][:64]
-    normalize, detokenize = normalizer(src_lang), detokenizer(tgt_lang)
-    source = [loaded.src_vocab.pieces(loaded.src_vocab.encode(normalize(s)))
-              for s in sentences]
-    supported = ctranslate2.get_supported_compute_types("cpu")
+    supported = supported_compute_types("cpu")
     candidates = [c for c in CANDIDATES if c in supported]
-    decode = loaded.config.decode
-    beam = decode.beam_size
-    longest = max(len(s) for s in source)
-    max_len = min(int(longest * decode.max_len_a) + decode.max_len_b,
-                  loaded.config.model.max_positions) - 1
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="hanyi-auto-") as tmp:
         save_spec(loaded, "float32", Path(tmp))  # loaded below with each compute type
         reference = None
         for compute_type in candidates:
-            stats, outputs = _measure(ctranslate2, Path(tmp), compute_type, source, beam,
-                                      threads, max_len)
-            text = [detokenize(loaded.tgt_vocab.sp.DecodePieces(o)) for o in outputs]
+            engine = CT2Engine(tmp, loaded.src_vocab, loaded.tgt_vocab,
+                               compute_type=compute_type, threads=threads)
+            translator = Translator(dataclasses.replace(loaded, model=None, path=Path(tmp)),
+                                    engine=engine)
+            stats, text = _measure(translator, sentences)
             reference = reference or text  # float32 comes first
             stats["bleu_vs_float32"] = round(bleu(text, reference, tgt_lang).score, 2)
             results[compute_type] = stats
@@ -128,6 +123,6 @@ def choose_quantization(loaded: LoadedModel, sample: list[str] | None,
     equal = {c: s for c, s in results.items() if s["bleu_vs_float32"] >= MIN_BLEU_VS_FLOAT32}
     chosen = min(equal, key=lambda c: equal[c]["relative_time"])
     log.info("auto quantization: %s (%s)", chosen, results)
-    return chosen, {"chosen": chosen, "sentences": len(source), "threads": threads,
+    return chosen, {"chosen": chosen, "sentences": len(sentences), "threads": threads,
                     "min_bleu_vs_float32": MIN_BLEU_VS_FLOAT32, "not_supported_here":
                         [c for c in CANDIDATES if c not in supported], "measured": results}

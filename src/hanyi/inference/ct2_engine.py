@@ -35,12 +35,12 @@ alone and with its own cap, any sentence whose output came out longer than its o
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
+from hanyi.checkpoint import EXPORT_META, load_meta
 from hanyi.config import DecodeConfig
-from hanyi.decoding import Hypothesis
+from hanyi.decoding import Hypothesis, max_output_length
 from hanyi.errors import InputError, ModelLoadError
 from hanyi.tokenization import Vocab
 
@@ -56,14 +56,17 @@ def _import_ctranslate2():
     return ctranslate2
 
 
+def supported_compute_types(device: str) -> set[str]:
+    return set(_import_ctranslate2().get_supported_compute_types(device))
+
+
 def cpu_compute_type(quantization: str, device: str) -> str:
     """The compute type to load a model saved as ``quantization`` with on ``device``.
 
     A type the device cannot run (int16 and bfloat16 on most CPUs) falls back to "auto",
     CTranslate2's fastest supported choice, with a log line saying so.
     """
-    ctranslate2 = _import_ctranslate2()
-    supported = ctranslate2.get_supported_compute_types(device)
+    supported = supported_compute_types(device)
     if quantization in supported:
         return quantization
     log.warning("compute type %s is not supported on this %s (supported: %s); using auto",
@@ -76,10 +79,14 @@ class CT2Engine:
 
     def __init__(self, path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
                  device: str = "cpu", compute_type: str | None = None, threads: int = 0):
+        """``compute_type``: how to compute (None = the type the export was saved as, or
+        the fastest this device supports if it cannot run that one)."""
         ctranslate2 = _import_ctranslate2()
         path = Path(path)
-        meta = json.loads((path / "hanyi_export.json").read_text(encoding="utf-8"))
-        self.compute_type = compute_type or cpu_compute_type(meta["quantization"], device)
+        if compute_type is None:
+            meta = load_meta(path / EXPORT_META)
+            compute_type = cpu_compute_type(meta.get("quantization", "auto"), device)
+        self.compute_type = compute_type
         try:
             self.translator = ctranslate2.Translator(
                 str(path), device=device, compute_type=self.compute_type,
@@ -87,7 +94,6 @@ class CT2Engine:
         except (RuntimeError, ValueError) as exc:
             raise ModelLoadError(f"{path}: CTranslate2 cannot load this export ({exc})") from None
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
-        self.meta = meta
         pieces = tgt_vocab.tokens()
         self.suppress = [[pieces[tgt_vocab.pad_id]], [pieces[tgt_vocab.bos_id]]]
 
@@ -105,8 +111,8 @@ class CT2Engine:
 
     def _hypotheses(self, result, length_penalty: float) -> list[Hypothesis]:
         hyps = []
-        for pieces, score in zip(result.hypotheses, result.scores):
-            ids = [self.tgt_vocab.sp.PieceToId(p) for p in pieces]
+        for pieces, score in zip(result.hypotheses, result.scores, strict=True):
+            ids = self.tgt_vocab.ids(pieces)
             # CTranslate2 returns the normalised score; undo the normalisation for log P.
             log_prob = score * (len(ids) + 1) ** length_penalty
             hyps.append(Hypothesis(ids, float(score), float(log_prob)))
@@ -118,11 +124,11 @@ class CT2Engine:
         if need_attention:
             raise InputError("attention weights are not available from a CTranslate2 "
                              "export; use the PyTorch model directory")
-        caps = [int(len(ids) * cfg.max_len_a) + cfg.max_len_b for ids in batch]
+        caps = [max_output_length(len(ids), cfg.max_len_a, cfg.max_len_b) for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
         results = self._translate(source, cfg, max(caps))
         out = [self._hypotheses(r, cfg.length_penalty) for r in results]
-        for i, (hyps, cap) in enumerate(zip(out, caps)):
+        for i, (hyps, cap) in enumerate(zip(out, caps, strict=True)):
             if any(len(h.tokens) > cap - 1 for h in hyps):  # ran past its own cap: redo
                 out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0],
                                           cfg.length_penalty)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from hanyi.config import DecodeConfig
+from hanyi.data.batch import pad_sequences
 from hanyi.decoding import Hypothesis, search
 from hanyi.errors import ConfigError
 from hanyi.model import Transformer
@@ -59,9 +60,6 @@ class TorchEngine:
     def search(self, batch: list[list[int]], cfg: DecodeConfig,
                need_attention: bool = False) -> list[list[Hypothesis]]:
         """batch: source id lists (no padding) -> n-best hypotheses per sentence."""
-        width = max(len(ids) for ids in batch)
-        src = torch.full((len(batch), width), self.pad_id, dtype=torch.long)  # (B, S)
-        for row, ids in enumerate(batch):
-            src[row, :len(ids)] = torch.tensor(ids)
+        src = pad_sequences(batch, self.pad_id)  # (B, S)
         with torch.inference_mode():
             return search(self.model, src.to(self.device), cfg, need_attention=need_attention)

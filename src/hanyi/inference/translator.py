@@ -17,7 +17,6 @@ so their outputs differ only by arithmetic.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -25,13 +24,15 @@ from pathlib import Path
 
 import torch
 
-from hanyi.checkpoint import LoadedModel, load_config_file, load_model_dir
-from hanyi.config import DecodeConfig
+from hanyi.checkpoint import LoadedModel, is_export_dir, load_export_dir, load_model_dir
+from hanyi.config import DecodeConfig, ExperimentConfig
 from hanyi.decoding import Hypothesis
-from hanyi.errors import ConfigError, ModelLoadError
+from hanyi.errors import ConfigError
+from hanyi.inference.ct2_engine import CT2Engine
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
-from hanyi.tokenization.languages import detokenizer, languages, load_vocabs, normalizer
+from hanyi.tokenization import Vocab
+from hanyi.tokenization.languages import detokenizer, languages, normalizer
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,6 @@ class Translation:
     attention: torch.Tensor | None = None  # (L, H, T, S) cross-attention, if asked
 
 
-def is_export_dir(path: Path) -> bool:
-    from hanyi.export.ctranslate2 import is_export_dir as check
-
-    return check(path)
-
-
-def load_export_dir(path: Path) -> LoadedModel:
-    """The config and vocabularies of a ``hanyi export`` directory (model=None)."""
-    if not (path / "config.yaml").is_file():
-        raise ModelLoadError(f"{path} is not a complete hanyi export: missing config.yaml")
-    cfg = load_config_file(path)
-    src_vocab, tgt_vocab = load_vocabs(path, cfg.direction, cfg.tokenizer.split_punctuation)
-    meta = json.loads((path / "hanyi_export.json").read_text(encoding="utf-8"))
-    return LoadedModel(None, cfg, src_vocab, tgt_vocab, meta, path)
-
-
 class Translator:
     def __init__(self, loaded: LoadedModel, decode: DecodeConfig | None = None,
                  device: torch.device | str = "cpu", engine=None):
@@ -94,8 +79,6 @@ class Translator:
         default)."""
         path = Path(path)
         if is_export_dir(path):
-            from hanyi.inference.ct2_engine import CT2Engine
-
             if quantize != "none":
                 raise ConfigError(f"{path} is a CTranslate2 export: its weight type was fixed "
                                   f"at export (hanyi export --quantization); drop --quantize")
@@ -108,13 +91,21 @@ class Translator:
         engine = TorchEngine(loaded.model, loaded.src_vocab.pad_id, device, quantize)
         return cls(loaded, decode, device, engine)
 
+    @classmethod
+    def from_model(cls, model, config: ExperimentConfig, src_vocab: Vocab, tgt_vocab: Vocab,
+                   decode: DecodeConfig | None = None,
+                   device: torch.device | str = "cpu") -> Translator:
+        """A Translator around a model in memory (e.g. the one being trained: dev BLEU goes
+        through exactly the pipeline `hanyi translate` uses)."""
+        return cls(LoadedModel(model, config, src_vocab, tgt_vocab), decode, device)
+
     @property
     def engine_name(self) -> str:
         return self.engine.name
 
     @property
     def name(self) -> str:
-        return self.loaded.path.name
+        return self.loaded.path.name if self.loaded.path else "in-memory"
 
     def with_options(self, **changes) -> DecodeConfig:
         """The model's decode config with some fields changed (validated)."""
@@ -140,7 +131,7 @@ class Translator:
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
             hyps = self._search([encoded[i] for i in chunk], cfg, need_attention)
-            for i, sentence_hyps in zip(chunk, hyps):
+            for i, sentence_hyps in zip(chunk, hyps, strict=True):
                 results[i] = self._to_translation(encoded[i], sentence_hyps)
         if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
             self._rescue_numbers(texts, encoded, results, cfg, need_attention)
@@ -161,7 +152,7 @@ class Translator:
         for start in range(0, len(lost), cfg.batch_size):
             chunk = lost[start:start + cfg.batch_size]
             hyps = self._search([encoded[i] for i in chunk], wide, need_attention)
-            for i, sentence_hyps in zip(chunk, hyps):
+            for i, sentence_hyps in zip(chunk, hyps, strict=True):
                 texts_out = [self.detokenize(h.tokens) for h in sentence_hyps]
                 keep = first_keeping_numbers(sources[i], texts_out)
                 if keep is None:

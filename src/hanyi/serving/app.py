@@ -31,7 +31,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import hanyi
 from hanyi.config import ServeConfig
 from hanyi.errors import HanyiError
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
@@ -45,6 +44,7 @@ from hanyi.serving.schemas import (
     TranslateResponse,
     check_limits,
 )
+from hanyi.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         yield
         batcher.stop()
 
-    app = FastAPI(title="hanyi 汉译", version=hanyi.__version__, lifespan=lifespan,
+    app = FastAPI(title="hanyi 汉译", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,
                   description="English→Chinese translation with a from-scratch Transformer.")
     app.state.batcher, app.state.translator, app.state.serve_config = batcher, translator, cfg
@@ -151,7 +151,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     @app.get("/api/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
         return HealthResponse(
-            status="ok", model=translator.name, version=hanyi.__version__,
+            status="ok", model=translator.name, version=__version__,
             uptime_s=round(time.time() - started, 3), device=str(translator.device),
             queue={"waiting": batcher.waiting, "capacity": cfg.queue_size,
                    "batches": batcher.stats.batches, "texts": batcher.stats.texts},

@@ -73,6 +73,10 @@ class Vocab:
     def pieces(self, ids: list[int]) -> list[str]:
         return [self.sp.IdToPiece(i) for i in ids]
 
+    def ids(self, pieces: list[str]) -> list[int]:
+        """The inverse of :meth:`pieces` (an unknown piece gives ``unk_id``)."""
+        return [self.sp.PieceToId(p) for p in pieces]
+
     def tokens(self) -> list[str]:
         """All pieces in id order (used by the CTranslate2 export)."""
         return [self.sp.IdToPiece(i) for i in range(len(self))]

@@ -13,12 +13,9 @@ continues as if it had never stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,12 +24,20 @@ from typing import Protocol
 
 import torch
 
-from hanyi.checkpoint import average_weights, load_training_state, load_weights, save_checkpoint
+from hanyi.checkpoint import (
+    average_weights,
+    load_state,
+    load_training_state,
+    load_weights,
+    save_checkpoint,
+)
 from hanyi.config import ExperimentConfig, config_to_yaml, replace
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
 from hanyi.errors import ConfigError, ModelLoadError
+from hanyi.files import atomic_write_text
 from hanyi.model import build_model
+from hanyi.rundir import RunDir
 from hanyi.tokenization.languages import load_prepared_vocabs
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
@@ -115,6 +120,7 @@ class Trainer:
                         "is ~15x slower than fp32): training in fp32", device.type)
             cfg = replace(cfg, train=replace(cfg.train, bf16=False))
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
+        self.rundir = RunDir(self.run_dir)
         self.reporter = reporter or SilentReporter()
         self.stop_requested = stop_requested
         self.dist = dist or Distributed()
@@ -140,15 +146,9 @@ class Trainer:
         self.writer = None
 
     # ------------------------------------------------------------- checkpoints
-    def latest(self) -> Path | None:
-        pointer = self.run_dir / "LATEST"
-        if not pointer.is_file():
-            return None
-        return self.run_dir / pointer.read_text(encoding="utf-8").strip()
-
     def resume(self) -> bool:
         """Restore the newest checkpoint of the run, if there is one."""
-        path = self.latest()
+        path = self.rundir.latest()
         if path is None:
             return False
         load_weights(self.model, path / "model.safetensors")
@@ -186,22 +186,9 @@ class Trainer:
         rng = self.rng_states()  # gathered from every rank, written by rank 0
         if not self.dist.is_main:
             return
-        name = f"checkpoints/step_{self.state.step:08d}"
-        self.save(name, rng=rng)
-        _atomic_write(self.run_dir / "LATEST", name + "\n")
-        self.prune_checkpoints()
-
-    def prune_checkpoints(self) -> None:
-        keep = max(self.cfg.train.keep_checkpoints, self.cfg.train.average_last, 1)
-        for old in self.step_checkpoints()[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def step_checkpoints(self) -> list[Path]:
-        folder = self.run_dir / "checkpoints"
-        if not folder.is_dir():
-            return []
-        return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step_")
-                      and ".tmp-" not in p.name)
+        checkpoint = self.save(self.rundir.step_name(self.state.step), rng=rng)
+        self.rundir.mark_latest(checkpoint)
+        self.rundir.prune(max(self.cfg.train.keep_checkpoints, self.cfg.train.average_last))
 
     # ------------------------------------------------------------- evaluation
     def evaluate(self, collective: bool = True) -> dict:
@@ -231,8 +218,7 @@ class Trainer:
             self.log_scalars(result)
             record = {"step": s.step, "epoch": s.epoch, "train_minutes": round(s.elapsed / 60, 2),
                       "target_tokens": s.target_tokens, **result, "best_bleu": s.best_bleu}
-            with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+            self.rundir.append_history(record)
         self.reporter.message(
             f"step {s.step}: dev loss {result['dev_loss']:.3f}  dev BLEU "
             f"{result['dev_bleu']:.2f}  (best {s.best_bleu:.2f} @ {s.best_step})")
@@ -281,7 +267,9 @@ class Trainer:
         if resume:
             self.resume()
         if self.dist.is_main:
-            _atomic_write(self.run_dir / "config.yaml", config_to_yaml(self.cfg))
+            for stale in self.rundir.remove_interrupted_writes():
+                log.info("removed %s, left by an interrupted write", stale)
+            atomic_write_text(self.run_dir / "config.yaml", config_to_yaml(self.cfg))
             from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
             self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
@@ -338,20 +326,17 @@ class Trainer:
         if reason != "interrupted" and self.cfg.train.average_last > 1:
             summary.update(self.average())
         if self.dist.is_main:
-            _atomic_write(self.run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+            self.rundir.write_json("summary.json", summary)
         return summary
 
     def average(self) -> dict:
         """Average the last N step checkpoints; it replaces `best` if its dev BLEU is higher.
         Rank 0 only (the others have nothing to do)."""
-        paths = self.step_checkpoints()[-self.cfg.train.average_last:]
+        paths = self.rundir.step_checkpoints()[-self.cfg.train.average_last:]
         if len(paths) < 2 or not self.dist.is_main:
             return {}
         current = {k: v.clone() for k, v in self.model.state_dict().items()}
-        averaged = average_weights(paths)
-        if self.cfg.model.tie_target_embeddings:
-            averaged.setdefault("output_proj.weight", averaged.get("tgt_embed.weight"))
-        self.model.load_state_dict(averaged, strict=False)
+        load_state(self.model, average_weights(paths), "averaged checkpoints")
         result = self.evaluate(collective=False)
         meta = {**result, "averaged_from": [p.name for p in paths]}
         self.save("averaged", meta)
@@ -378,12 +363,6 @@ def init_weights(model, folder: Path, src_vocab, tgt_vocab) -> None:
         raise ConfigError(f"train.init_from: {exc} (the model section must match "
                           f"{folder / 'config.yaml'})") from None
     log.info("initialised the weights from %s", folder)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _py_rng_to_saved(state: tuple) -> list:

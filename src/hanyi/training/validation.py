@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from hanyi.checkpoint import LoadedModel
 from hanyi.config import ExperimentConfig, replace
 from hanyi.data.dataset import ParallelData, epoch_batches, make_batch
-from hanyi.evaluation.metrics import bleu
+from hanyi.inference import Translator  # dev BLEU uses the text pipeline of `hanyi translate`
+from hanyi.metrics import bleu
 from hanyi.tokenization import Vocab
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.precision import autocast
@@ -36,11 +34,8 @@ def dev_bleu(model, cfg: ExperimentConfig, data: ParallelData, src_vocab: Vocab,
     """Greedy BLEU on the first ``n`` dev sentences, through the real inference pipeline
     (so it equals what `hanyi evaluate --beam 1 --set decode.keep_numbers_beam=0` would
     report for this model): plain greedy search, without the number rescue's wider beam."""
-    from hanyi.inference import Translator  # the same text pipeline as `hanyi translate`
-
     model.eval()
-    loaded = LoadedModel(model, cfg, src_vocab, tgt_vocab, {}, Path("."))
     greedy = replace(cfg.decode, beam_size=1, nbest=1, keep_numbers_beam=0)
-    translator = Translator(loaded, greedy, device)
+    translator = Translator.from_model(model, cfg, src_vocab, tgt_vocab, greedy, device)
     hyps = [t.text for t in translator.translate(data.src_text[:n])]
     return bleu(hyps, data.tgt_text[:n], translator.target_language).score

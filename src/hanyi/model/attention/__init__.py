@@ -15,6 +15,7 @@ from hanyi.model.attention.bigbird import BigBirdAttention
 from hanyi.model.attention.linear import LinearAttention
 from hanyi.model.attention.linformer import LinformerAttention
 from hanyi.model.attention.local import LocalAttention
+from hanyi.model.attention.multihead import MultiHeadAttention
 from hanyi.model.attention.performer import PerformerAttention
 from hanyi.model.attention.reference import ReferenceAttention
 from hanyi.model.attention.sdpa import SDPAAttention
@@ -60,9 +61,6 @@ def build_kernel(cfg: ModelConfig, site: str) -> AttentionKernel:
                           f"model.{site}_attention separately from model.attention)")
     return kernel.from_config(cfg, site)
 
-
-# imported last: multihead.py needs the registry above
-from hanyi.model.attention.multihead import MultiHeadAttention
 
 __all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel",
            "get_kernel"]

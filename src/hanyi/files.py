@@ -1,0 +1,122 @@
+"""Atomic writes: the one home for "never leave a half-written file or directory".
+
+Everything is written to a temporary name in the *same* directory first and renamed into
+place at the end (``os.replace`` is atomic within one filesystem), so a crash, Ctrl-C or
+SIGTERM at any moment leaves either the old content or the new one, never a mix. A
+leaf module: it imports nothing from hanyi.
+
+    atomic_write_text(path, text)             small files (LATEST, summary.json, meta.json)
+    with atomic_open(path) as out: ...        streamed text (translations of a file)
+    with atomic_dir(path) as tmp: ...         a whole directory (checkpoints, exports)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+TMP_MARK = ".tmp-"  # every temporary name contains it (see stale_temporaries)
+
+
+def _temp_file(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextmanager
+def atomic_open(path: str | Path, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Open a text file for writing that appears at ``path`` only when the block ends
+    without an exception; otherwise the temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    tmp = _temp_file(path)
+    try:
+        with open(tmp, "w", encoding=encoding) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_open(path) as out:
+        out.write(text)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = _temp_file(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move the finished ``tmp`` directory to ``final``, replacing any older one.
+
+    POSIX has no atomic swap of two directories: for an instant only ``final.old``
+    exists. A crash right then leaves it behind, and :func:`recover_dir` puts it back.
+    """
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
+        if old.exists():  # left by a crash between the two renames; final is newer
+            shutil.rmtree(old)
+
+
+def recover_dir(path: Path) -> Path:
+    """``path``, restored from ``path.old`` if a crash in :func:`replace_dir` left only that."""
+    old = path.with_name(path.name + ".old")
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+    return path
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A temporary directory beside ``path`` to fill; it replaces ``path`` when the block
+    ends without an exception, and is removed otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=path.name + TMP_MARK, dir=path.parent))
+    try:
+        yield tmp
+        replace_dir(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stale_temporaries(folder: Path) -> list[Path]:
+    """Temporary files and directories in ``folder`` that an interrupted write left behind
+    (a killed process never reaches the ``finally`` that removes them)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if TMP_MARK in p.name)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete :func:`stale_temporaries` of ``folder`` (call it only where no other process
+    is writing, e.g. when a training run starts); returns what was removed."""
+    removed = stale_temporaries(folder)
+    for p in removed:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return removed
