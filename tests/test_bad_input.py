@@ -125,7 +125,7 @@ TINY = str(REPO / "configs" / "tiny.yaml")
     ("nosuch.key=1", ["'nosuch'", "data", "model", "train"]),  # unknown section
     ("train.max_step=5", ["train.max_step", "max_steps", "warmup_steps"]),
     ("model.d_model=big", ["model.d_model", "must be int"]),
-    ("tokenizer.model_type=sentencepiece", ["'unigram'", "'bpe'"]),  # Literal choices
+    ("tokenizer.src_model_type=sentencepiece", ["'unigram'", "'bpe'"]),  # Literal choices
     ("model.n_heads=3", ["divisible"]),
     ("model.d_model", ["key.sub=value"]),  # no '='
     ("model=3", ["model", "mapping"]),

@@ -4,6 +4,7 @@ atomic writes, and corrupt or missing files give ModelLoadError."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -25,6 +26,7 @@ from hanyi.config import (
 from hanyi.data.prepare import prepare
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.model import build_model
+from hanyi.rundir import RunDir
 from hanyi.training.trainer import Trainer
 
 
@@ -262,3 +264,38 @@ def test_bf16_falls_back_to_fp32_where_the_cpu_only_emulates_it(synthetic_prepar
         trainer = Trainer(experiment(synthetic_prepared, bf16=True), tmp_path / "r",
                           torch.device("cpu"))
     assert trainer.cfg.train.bf16 is False and "training in fp32" in caplog.text
+
+
+def test_atomic_writes_keep_usual_permissions_and_leave_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    files.atomic_write_text(target, "one\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)  # not mkstemp's 0600
+    target.chmod(0o640)
+    with pytest.raises(RuntimeError), files.atomic_open(target) as out:
+        out.write("half a translation")
+        raise RuntimeError("killed")
+    assert target.read_text() == "one\n" and files.stale_temporaries(tmp_path) == []
+    files.atomic_write_text(target, "two\n")
+    assert target.read_text() == "two\n" and (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_run_dir_bookkeeping(tmp_path):
+    run = RunDir(tmp_path)
+    assert run.latest() is None and run.step_checkpoints() == []
+    for step in (2, 4, 6):
+        (tmp_path / run.step_name(step)).mkdir(parents=True)
+    (tmp_path / "checkpoints" / "step_00000008.tmp-abc").mkdir()  # a killed save
+    (tmp_path / ".LATEST.tmp-1-ff").write_text("x")  # a killed pointer update
+    run.mark_latest(tmp_path / run.step_name(4))
+    assert run.latest() == tmp_path / "checkpoints" / "step_00000004"
+    assert [p.name for p in run.step_checkpoints()] == [f"step_0000000{s}" for s in (2, 4, 6)]
+    run.prune(1)  # keeps the newest, and never the one LATEST names
+    assert [p.name for p in run.step_checkpoints()] == ["step_00000004", "step_00000006"]
+    removed = run.remove_interrupted_writes()
+    assert sorted(p.name for p in removed) == [".LATEST.tmp-1-ff", "step_00000008.tmp-abc"]
+    run.append_history({"step": 200, "dev_bleu": 1.0})
+    run.append_history({"step": 400, "dev_bleu": 2.0})
+    run.append_history({"step": 400, "dev_bleu": 2.5})  # evaluated again after a resume
+    assert run.history() == [{"step": 200, "dev_bleu": 1.0}, {"step": 400, "dev_bleu": 2.5}]

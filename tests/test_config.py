@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from hanyi.config import (
+    DecodeConfig,
     ExperimentConfig,
     ModelConfig,
     apply_overrides,
     config_from_yaml_text,
     config_to_yaml,
+    decode_with_overrides,
     from_dict,
     load_config,
 )
@@ -123,3 +125,45 @@ def test_attention_kernel_names_are_checked_when_the_config_loads():
     assert set(get_args(AttentionName)) == set(ATTENTION_KERNELS)
     with pytest.raises(ConfigError, match="'sdpa2' is not valid; choose one of .*'local'"):
         load_config(None, ["model.encoder_attention=sdpa2"])
+
+
+def test_decode_settings_change_one_way_flags_are_set_shorthands():
+    """--beam 3 and --set decode.beam_size=3 are the same override; the flag comes later."""
+    import argparse
+
+    from hanyi.cli.common import add_model_args, decode_overrides
+
+    parser = argparse.ArgumentParser()
+    add_model_args(parser)
+    args = parser.parse_args(["--set", "decode.beam_size=2", "--beam", "3", "--nbest", "2"])
+    assert decode_overrides(args) == ["decode.beam_size=2", "decode.beam_size=3",
+                                      "decode.nbest=2"]
+    base = DecodeConfig(beam_size=4, nbest=4)
+    assert decode_with_overrides(base, decode_overrides(args)) == DecodeConfig(beam_size=3,
+                                                                               nbest=2)
+    assert decode_with_overrides(base, ["decode.beam_size=1"]).nbest == 1  # greedy
+    with pytest.raises(ConfigError, match="nbest"):
+        decode_with_overrides(base, ["decode.beam_size=1", "decode.nbest=3"])
+    with pytest.raises(ConfigError, match="only decode"):
+        decode_with_overrides(base, ["model.d_model=8"])
+
+
+def test_a_translators_default_decode_settings_cannot_be_overwritten(random_model, toy_vocabs):
+    from hanyi.inference import Translator
+
+    translator = Translator.from_model(random_model, ExperimentConfig(), *toy_vocabs)
+    with pytest.raises(AttributeError):
+        translator.decode_cfg = DecodeConfig(beam_size=1)
+
+
+def test_one_tokenizer_type_key_per_language_and_old_model_dirs_still_load(tmp_path):
+    """tokenizer.model_type (one key for both, before 0.2.0) is refused in a config, with what
+    to write instead, and read as the two per-side keys from a saved model directory."""
+    old = "tokenizer:\n  model_type: bpe\n  tgt_model_type: char\n"
+    path = tmp_path / "old.yaml"
+    path.write_text(old, encoding="utf-8")
+    with pytest.raises(ConfigError, match="src_model_type and tgt_model_type"):
+        load_config(path)
+    saved = config_from_yaml_text(old)
+    assert (saved.tokenizer.src_model_type, saved.tokenizer.tgt_model_type) == ("bpe", "char")
+    assert "\n  model_type:" not in config_to_yaml(saved)  # saved again: the new keys only

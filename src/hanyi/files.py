@@ -13,6 +13,7 @@ leaf module: it imports nothing from hanyi.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -24,9 +25,17 @@ TMP_MARK = ".tmp-"  # every temporary name contains it (see stale_temporaries)
 
 
 def _temp_file(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARK}", dir=path.parent)
-    os.close(fd)
-    return Path(name)
+    """A new, empty hidden file beside ``path``, created with the permissions ``path`` has
+    (or, for a new file, the usual ones under the umask — not mkstemp's private 0600)."""
+    while True:
+        tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            tmp.open("x").close()
+        except FileExistsError:
+            continue
+        if path.exists():
+            shutil.copymode(path, tmp)
+        return tmp
 
 
 @contextmanager

@@ -52,9 +52,8 @@ REQUEST = st.one_of(WELL_FORMED, WELL_FORMED, MALFORMED)
 
 @pytest.fixture(scope="module")
 def fuzz_client(tiny_model_dir):
-    translator = Translator.load(tiny_model_dir)
-    translator.decode_cfg = translator.with_options(beam_size=1, nbest=1, max_len_a=0.5,
-                                                    max_len_b=8)
+    translator = Translator.load(tiny_model_dir, overrides=[
+        "decode.beam_size=1", "decode.max_len_a=0.5", "decode.max_len_b=8"])
     with TestClient(create_app(translator, ServeConfig()), raise_server_exceptions=False) as c:
         yield c
 

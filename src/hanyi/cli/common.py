@@ -97,11 +97,23 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
+# The decode flags are shorthands for `--set decode.KEY=VALUE` (flag attribute -> key).
+DECODE_FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length_penalty",
+                "max_len_a": "max_len_a", "max_len_b": "max_len_b",
+                "no_repeat_ngram": "no_repeat_ngram_size", "batch_size": "batch_size",
+                "keep_numbers_beam": "keep_numbers_beam"}
+
+
+def decode_overrides(args: argparse.Namespace) -> list[str]:
+    """``--set decode.*`` then the decode flags, all as ``decode.KEY=VALUE`` strings (a flag
+    wins over a --set of the same key: it comes later)."""
+    flags = [f"decode.{key}={getattr(args, flag)}" for flag, key in DECODE_FLAGS.items()
+             if getattr(args, flag, None) is not None]
+    return [*args.overrides, *flags]
+
+
 def load_translator(args: argparse.Namespace):
     """The Translator for --model (or the shipped model) with the flags' decode settings."""
-    import dataclasses
-
-    from hanyi.config import DecodeConfig, apply_overrides, from_dict, to_dict
     from hanyi.errors import ConfigError
     from hanyi.inference import Translator, default_model_path
     from hanyi.runtime import pick_device, set_threads
@@ -110,20 +122,5 @@ def load_translator(args: argparse.Namespace):
     if args.threads < 0:
         raise ConfigError("--threads must be >= 0")
     set_threads(args.threads)
-    translator = Translator.load(path, pick_device(args.device), quantize=args.quantize,
-                                 threads=args.threads)
-    values = {"decode": to_dict(translator.decode_cfg)}
-    for override in args.overrides:
-        if not override.startswith("decode."):
-            raise ConfigError(f"--set {override}: only decode.* settings can change at "
-                              f"inference time")
-    values = apply_overrides(values, args.overrides)["decode"]
-    flags = {"beam_size": args.beam, "nbest": args.nbest, "length_penalty": args.length_penalty,
-             "max_len_a": args.max_len_a, "max_len_b": args.max_len_b,
-             "no_repeat_ngram_size": args.no_repeat_ngram, "batch_size": args.batch_size,
-             "keep_numbers_beam": args.keep_numbers_beam}
-    values.update({k: v for k, v in flags.items() if v is not None})
-    if args.nbest is None and values["nbest"] > values["beam_size"]:
-        values["nbest"] = values["beam_size"]
-    translator.decode_cfg = dataclasses.replace(from_dict(DecodeConfig, values, "decode"))
-    return translator
+    return Translator.load(path, pick_device(args.device), overrides=decode_overrides(args),
+                           quantize=args.quantize, threads=args.threads)

@@ -15,8 +15,8 @@ import json
 import logging
 import os
 
-from hanyi.cli.common import add_model_args, load_translator
-from hanyi.config import DecodeConfig, ServeConfig, from_dict, read_yaml, to_dict
+from hanyi.cli.common import add_model_args, decode_overrides, load_translator
+from hanyi.config import ServeConfig, from_dict, read_yaml, to_dict
 from hanyi.errors import ConfigError
 from hanyi.runtime import setup_logging
 
@@ -89,7 +89,7 @@ def run(args) -> int:
         uvicorn.run(create_app(translator, cfg), **common)
         return 0
     spec = {"model": str(translator.loaded.path), "device": str(translator.device),
-            "decode": to_dict(translator.decode_cfg), "serve": to_dict(cfg)}
+            "overrides": decode_overrides(args), "serve": to_dict(cfg)}
     os.environ[SPEC_ENV] = json.dumps(spec)
     del translator  # each worker process loads its own copy
     uvicorn.run("hanyi.cli.serve:app_from_env", factory=True, workers=cfg.workers, **common)
@@ -107,8 +107,7 @@ def app_from_env():
     spec = json.loads(os.environ[SPEC_ENV])
     cfg = from_dict(ServeConfig, spec["serve"], "serve")
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
-    decode = from_dict(DecodeConfig, spec["decode"], "decode")
-    translator = Translator.load(spec["model"], spec["device"], decode=decode)
+    translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"])
     return create_app(translator, cfg)
 
 

@@ -5,6 +5,7 @@ from hanyi.config.loading import (
     apply_overrides,
     config_from_yaml_text,
     config_to_yaml,
+    decode_with_overrides,
     from_dict,
     load_config,
     parse_override,
@@ -27,6 +28,6 @@ from hanyi.config.sections import (
 __all__ = [
     "DataConfig", "DecodeConfig", "EvalSetConfig", "ExperimentConfig", "ModelConfig",
     "ServeConfig", "SourceConfig", "TokenizerConfig", "TrainConfig", "apply_overrides",
-    "config_from_yaml_text", "config_to_yaml", "from_dict", "load_config", "parse_override",
-    "read_yaml", "replace", "to_dict",
+    "config_from_yaml_text", "config_to_yaml", "decode_with_overrides", "from_dict",
+    "load_config", "parse_override", "read_yaml", "replace", "to_dict",
 ]

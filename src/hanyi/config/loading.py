@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 
 import yaml
 
-from hanyi.config.sections import ExperimentConfig
+from hanyi.config.sections import DecodeConfig, ExperimentConfig
 from hanyi.errors import ConfigError
 
 # --- dict <-> dataclass ----------------------------------------------------
@@ -138,6 +138,23 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
+def decode_with_overrides(base: DecodeConfig, overrides: list[str]) -> DecodeConfig:
+    """The one way decode settings change at inference time: ``decode.KEY=VALUE`` overrides
+    (``--set decode.*``; the CLI's --beam, --nbest, ... flags are spelled this way too) over
+    a model's own decode section, validated. A beam narrowed below ``nbest`` without
+    ``nbest`` being set lowers ``nbest`` with it (``--beam 1`` on a 4-best model is greedy)."""
+    for text in overrides:
+        if not text.startswith("decode."):
+            raise ConfigError(f"--set {text}: only decode.* settings can change at "
+                              f"inference time")
+    values = apply_overrides({"decode": to_dict(base)}, overrides)["decode"]
+    nbest_set = any(parse_override(text)[0] == ["decode", "nbest"] for text in overrides)
+    beam, nbest = values.get("beam_size"), values.get("nbest")
+    if not nbest_set and isinstance(beam, int) and isinstance(nbest, int) and nbest > beam:
+        values["nbest"] = beam
+    return from_dict(DecodeConfig, values, "decode")
+
+
 def _parse_yaml(text: str, where: str) -> dict:
     """YAML text -> mapping; errors name ``where`` (a path or "") and the line."""
     try:
@@ -164,16 +181,39 @@ def read_yaml(path: str | os.PathLike) -> dict:
     return _parse_yaml(text, str(path))
 
 
+# Keys that were renamed, so an old config gets told what to write instead.
+RENAMED = {("tokenizer", "model_type"): "tokenizer.model_type became two keys in hanyi "
+                                         "0.2.0: src_model_type and tgt_model_type"}
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] = ()) -> ExperimentConfig:
     """Read a YAML experiment config, apply ``--set`` overrides, validate everything."""
     values = read_yaml(path) if path is not None else {}
     values = apply_overrides(values, list(overrides))
+    for (section, key), message in RENAMED.items():
+        if isinstance(values.get(section), dict) and key in values[section]:
+            raise ConfigError(f"{path or 'config'}: {message}")
     return from_dict(ExperimentConfig, values)
 
 
 def config_from_yaml_text(text: str) -> ExperimentConfig:
     """The config saved inside a checkpoint (errors have no file name to give)."""
-    return from_dict(ExperimentConfig, _parse_yaml(text, ""))
+    return from_dict(ExperimentConfig, upgrade_saved_config(_parse_yaml(text, "")))
+
+
+def upgrade_saved_config(values: dict) -> dict:
+    """A model directory saved by hanyi < 0.2.0 names one ``tokenizer.model_type`` for both
+    languages (with optional per-side overrides); read it as the two per-side keys, so every
+    model ever saved still loads. New configs must use the two keys (see RENAMED)."""
+    tokenizer = values.get("tokenizer")
+    if not isinstance(tokenizer, dict) or "model_type" not in tokenizer:
+        return values
+    tokenizer = dict(tokenizer)
+    legacy = tokenizer.pop("model_type")
+    for side in ("src_model_type", "tgt_model_type"):
+        if tokenizer.get(side) is None:
+            tokenizer[side] = legacy
+    return {**values, "tokenizer": tokenizer}
 
 
 def config_to_yaml(cfg: ExperimentConfig) -> str:

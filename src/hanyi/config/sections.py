@@ -75,9 +75,9 @@ class DataConfig:
 
 @dataclass
 class TokenizerConfig:
-    model_type: Literal["unigram", "bpe", "word", "char"] = "unigram"
-    src_model_type: Literal["unigram", "bpe", "word", "char"] | None = None
-    tgt_model_type: Literal["unigram", "bpe", "word", "char"] | None = None
+    # one SentencePiece model per language (the seed's recipe: word English, char Chinese)
+    src_model_type: Literal["unigram", "bpe", "word", "char"] = "unigram"
+    tgt_model_type: Literal["unigram", "bpe", "word", "char"] = "unigram"
     src_vocab_size: int = 8000
     tgt_vocab_size: int = 8000
     src_character_coverage: float = 1.0
@@ -87,14 +87,6 @@ class TokenizerConfig:
     # (for continued training from that model: train.init_from)
     from_model: str | None = None
     max_sentences: int = 2_000_000  # SentencePiece input_sentence_size
-
-    @property
-    def src_type(self) -> str:
-        return self.src_model_type or self.model_type
-
-    @property
-    def tgt_type(self) -> str:
-        return self.tgt_model_type or self.model_type
 
 
 # The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a

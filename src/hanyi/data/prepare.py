@@ -232,10 +232,10 @@ def train_tokenizers(out: Path, train: list[Pair], cfg: TokenizerConfig) -> None
     en = [p.en for p in train]
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
-    train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_type,
+    train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
                         cfg.src_character_coverage, cfg.max_sentences)
     train_sentencepiece([p.zh for p in train], out / "tgt.model", cfg.tgt_vocab_size,
-                        cfg.tgt_type, cfg.tgt_character_coverage, cfg.max_sentences,
+                        cfg.tgt_model_type, cfg.tgt_character_coverage, cfg.max_sentences,
                         normalization="identity")  # keep full-width punctuation
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from hanyi.checkpoint import LoadedModel, is_export_dir, load_export_dir, load_model_dir
-from hanyi.config import DecodeConfig, ExperimentConfig
+from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
 from hanyi.decoding import Hypothesis
 from hanyi.errors import ConfigError
 from hanyi.inference.ct2_engine import CT2Engine
@@ -63,7 +63,7 @@ class Translator:
         self.loaded = loaded
         self.model = loaded.model  # None for a CTranslate2 export
         self.src_vocab, self.tgt_vocab = loaded.src_vocab, loaded.tgt_vocab
-        self.decode_cfg = decode or loaded.config.decode
+        self._decode = decode or loaded.config.decode
         self.source_language, self.target_language = languages(loaded.config.direction)
         self.normalize = normalizer(self.source_language)
         self._detokenize = detokenizer(self.target_language)
@@ -72,22 +72,25 @@ class Translator:
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
-             decode: DecodeConfig | None = None, quantize: str = "none",
+             overrides: list[str] | tuple[str, ...] = (), quantize: str = "none",
              threads: int = 0) -> Translator:
         """A model directory (PyTorch; ``quantize="int8"`` for dynamic int8) or a
         ``hanyi export`` directory (CTranslate2, with ``threads`` intra-op threads; 0 = its
-        default)."""
+        default). Its decode settings are the model's own, changed by ``overrides``
+        (``"decode.beam_size=1"``, as ``--set`` writes them; see
+        :func:`hanyi.config.decode_with_overrides`); one call can still pass its own."""
         path = Path(path)
         if is_export_dir(path):
             if quantize != "none":
                 raise ConfigError(f"{path} is a CTranslate2 export: its weight type was fixed "
                                   f"at export (hanyi export --quantization); drop --quantize")
-
             loaded = load_export_dir(path)
+            decode = decode_with_overrides(loaded.config.decode, list(overrides))
             engine = CT2Engine(path, loaded.src_vocab, loaded.tgt_vocab,
                                device=torch.device(device).type, threads=threads)
             return cls(loaded, decode, device, engine)
         loaded = load_model_dir(path, device)
+        decode = decode_with_overrides(loaded.config.decode, list(overrides))
         engine = TorchEngine(loaded.model, loaded.src_vocab.pad_id, device, quantize)
         return cls(loaded, decode, device, engine)
 
@@ -98,6 +101,12 @@ class Translator:
         """A Translator around a model in memory (e.g. the one being trained: dev BLEU goes
         through exactly the pipeline `hanyi translate` uses)."""
         return cls(LoadedModel(model, config, src_vocab, tgt_vocab), decode, device)
+
+    @property
+    def decode_cfg(self) -> DecodeConfig:
+        """The default decode settings of every call (fixed when the Translator is made;
+        a call passes ``decode=`` for others, see :meth:`with_options`)."""
+        return self._decode
 
     @property
     def engine_name(self) -> str:
