@@ -10,12 +10,17 @@
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, SHARED_DATA, synthetic_sentences, write_synthetic_tsv
+from helpers import (
+    REPO,
+    SHARED_DATA,
+    synthetic_sentences,
+    train_through_cli,
+    write_synthetic_tsv,
+)
 
 from hanyi.config import ModelConfig
 from hanyi.model import build_model
@@ -96,14 +101,3 @@ def tiny_run(tmp_path_factory) -> Path:
     train_through_cli(main, ["train", str(REPO / "configs" / "tiny.yaml"), "--out",
                              str(root / "run"), "--device", "cpu", *common])
     return root
-
-
-def train_through_cli(main, argv: list[str]) -> None:
-    os.environ.setdefault("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec inside pytest
-    # `train` installs its Ctrl-C/SIGTERM handlers (save and stop); give pytest its own back.
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        assert main(argv) == 0
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)

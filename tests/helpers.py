@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,15 @@ def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> str
     for fragment in fragments:
         assert fragment in lines[0]
     return lines[0]
+
+
+def train_through_cli(main, argv: list[str]) -> None:
+    """Run `hanyi train` in this process (``main`` is the CLI entry point)."""
+    os.environ.setdefault("HANYI_NO_MALLOC_TUNING", "1")  # no re-exec inside pytest
+    # `train` installs its Ctrl-C/SIGTERM handlers (save and stop); give pytest its own back.
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert main(argv) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

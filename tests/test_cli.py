@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import train_through_cli
-from helpers import REPO, hanyi
+from helpers import REPO, hanyi, train_through_cli
 
 from hanyi.cli.__main__ import COMMANDS, main
 

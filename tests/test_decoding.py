@@ -12,6 +12,7 @@ import torch
 
 from hanyi.config import DecodeConfig
 from hanyi.decoding import beam_search, greedy_search, search
+from hanyi.decoding.constraints import looping
 from hanyi.model.transformer import SpecialIds, StepOutput
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
@@ -205,3 +206,38 @@ def test_no_repeat_ngram_holds_in_every_hypothesis(beam):
     for h in hyps:
         bigrams = list(itertools.pairwise(h.tokens))
         assert len(bigrams) == len(set(bigrams)), h.tokens
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_the_absolute_output_cap_holds_whatever_a_and_b_say(beam):
+    never_stops = ScriptedModel({}, default={A: 0.7, B: 0.3})
+    decode = cfg(beam_size=beam, max_len_a=50.0, max_len_b=500, max_output_tokens=6,
+                 stop_loops=False)
+    hyps, = search(never_stops, SRC, decode)
+    assert len(hyps[0].tokens) == 6 - 1  # the cap counts EOS
+
+
+def alternating(period: list[int], length: int = 60) -> dict:
+    """A script that repeats ``period`` forever (it never emits EOS itself)."""
+    seq = [period[i % len(period)] for i in range(length)]
+    return {tuple(seq[:i]): {seq[i]: 1.0} for i in range(length)}
+
+
+@pytest.mark.parametrize("beam", [1, 2])
+@pytest.mark.parametrize("period, kept", [([A], 8), ([A, B], 8), ([A, B, B], 9),
+                                          ([A, A, B, A, B], 15)])
+def test_a_hypothesis_caught_in_a_loop_is_ended(beam, period, kept):
+    """The rule of constraints.LOOP_REPEATS: R copies of a p-gram in a row end the
+    hypothesis; without it the search runs to the length cap."""
+    model = ScriptedModel(alternating(period))
+    long = dict(beam_size=beam, max_len_a=0.0, max_len_b=50)
+    hyps, = search(model, SRC, cfg(**long))
+    assert len(hyps[0].tokens) == kept
+    hyps, = search(model, SRC, cfg(**long, stop_loops=False))
+    assert len(hyps[0].tokens) == 49
+
+
+def test_no_loop_is_seen_in_ordinary_repetition():
+    tokens = torch.tensor([[A] * 7 + [B], [A, B] * 3 + [B, A], [A, B, B, A, B, B, A, B]])
+    assert not looping(tokens).any()
+    assert looping(torch.tensor([[B] + [A] * 8, [B] + [A, B] * 4])).all()

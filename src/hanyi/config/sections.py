@@ -10,10 +10,13 @@ Loading and validation of YAML live in ``config/loading.py``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from hanyi.errors import ConfigError
+
+MAX_BEAM = 64  # wider beams cost memory without helping translation (Koehn & Knowles 2017)
 
 
 @dataclass
@@ -188,13 +191,30 @@ class DecodeConfig:
     no_repeat_ngram_size: int = 0  # 0 = off; n > 0 bans repeating any n-gram
     batch_size: int = 64  # sentences per batch at inference
     max_input_tokens: int = 256  # longer inputs are cut (with a warning) to this many tokens
+    # an absolute cap on output tokens per sentence, whatever a * S + b says: with the loop
+    # rule in decoding/constraints.py it bounds the work one sentence can cost
+    max_output_tokens: int = 400
+    stop_loops: bool = True  # end a hypothesis caught repeating itself (decoding/constraints)
     # the number rescue: after beam search (never greedy), re-decode with this beam when
     # digits are lost (0 = off); see inference/numbers.py
     keep_numbers_beam: int = 8
 
     def __post_init__(self) -> None:
-        if self.beam_size < 1:
-            raise ConfigError("decode.beam_size must be >= 1")
+        """Every decode number is checked here, once, whoever sets it (YAML, --set, a flag,
+        an API request): a clear error instead of empty output or a stalled machine."""
+        if not 1 <= self.beam_size <= MAX_BEAM:
+            raise ConfigError(f"decode.beam_size must be between 1 and {MAX_BEAM}, "
+                              f"got {self.beam_size}")
+        for name in ("batch_size", "max_input_tokens", "max_output_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
+        if self.no_repeat_ngram_size < 0:
+            raise ConfigError("decode.no_repeat_ngram_size must be >= 0 (0 turns it off)")
+        if not (math.isfinite(self.length_penalty) and 0 <= self.length_penalty <= 10):
+            raise ConfigError(f"decode.length_penalty must be a number in 0..10, "
+                              f"got {self.length_penalty}")
+        if not math.isfinite(self.max_len_a):
+            raise ConfigError(f"decode.max_len_a must be a finite number, got {self.max_len_a}")
         if not 1 <= self.nbest <= self.beam_size:
             raise ConfigError(
                 f"decode.nbest ({self.nbest}) must be between 1 and decode.beam_size "

@@ -54,7 +54,7 @@ class _Search:
         n, k, dev = src.size(0), self.k, src.device
         rep = torch.arange(n, device=dev).repeat_interleave(k)  # (N·K,) row -> sentence
         self.memory, self.src_padding = memory[rep], src_padding[rep]  # (N·K, S, ·)
-        self.limit = max_lengths(self.src_padding, cfg.max_len_a, cfg.max_len_b)  # (N·K,)
+        self.limit = max_lengths(self.src_padding, cfg)  # (N·K,)
         self.sentence = torch.arange(n, device=dev)  # original index of each live sentence
         self.tokens = torch.full((n * k, 1), self.ids.bos, dtype=torch.long, device=dev)
         self.scores = torch.full((n, k), float("-inf"), device=dev)
@@ -109,8 +109,7 @@ class _Search:
                                      self.memory, self.src_padding, self.cache,
                                      need_weights=self.need_attention)
         self.cache = out.cache
-        lp = apply_constraints(out.log_probs, self.tokens, step, self.limit, self.ids,
-                               self.cfg.no_repeat_ngram_size)
+        lp = apply_constraints(out.log_probs, self.tokens, step, self.limit, self.ids, self.cfg)
         top_scores, beams, tokens = select_top(expand(self.scores, lp), self.k, lp.size(1))
         is_eos = tokens == self.ids.eos
         history = None  # (N·K, t + 1, L, H, S): attention of every step so far, this one too

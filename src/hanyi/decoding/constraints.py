@@ -5,8 +5,10 @@ The classic failure of NMT engines (CTranslate2/Argos users' most-reported bug) 
 "Hello" -> "你好你好你好…" 256 times: a model that never emits EOS decodes to an absurd
 length cap. We guard three ways:
 
-* the length cap scales with the source: ``max_len = a * source_tokens + b``;
+* the length cap scales with the source: ``max_len = a * source_tokens + b``, and has an
+  absolute ceiling (``max_output_tokens``);
 * EOS is forced at the cap, and banned at step 0 so an output is never empty;
+* EOS is forced when a hypothesis is caught in a loop (``stop_loops``, see ``looping``);
 * optionally, no n-gram may occur twice in a hypothesis (``no_repeat_ngram_size``).
 """
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from hanyi.config import DecodeConfig
 
 
 @dataclass
@@ -31,17 +35,37 @@ def length_normalize(log_prob: torch.Tensor | float, length: int, alpha: float):
     return log_prob / (length ** alpha)
 
 
-def max_output_length(source_tokens: int, a: float, b: int) -> int:
+def max_output_length(source_tokens: int, cfg: DecodeConfig) -> int:
     """The length cap of one sentence: ``a * source_tokens + b`` output tokens, EOS included
-    (rounded down). The one home of this rule: every engine and the search use it."""
-    return int(source_tokens * a) + b
+    (rounded down), and never more than ``cfg.max_output_tokens``. The one home of this
+    rule: every engine and the search use it."""
+    return min(int(source_tokens * cfg.max_len_a) + cfg.max_len_b, cfg.max_output_tokens)
 
 
-def max_lengths(src_padding: torch.Tensor, a: float, b: int) -> torch.Tensor:
+def max_lengths(src_padding: torch.Tensor, cfg: DecodeConfig) -> torch.Tensor:
     """(B, S) bool, True = real source token -> (B,) :func:`max_output_length` of each."""
     lengths = src_padding.sum(dim=1).tolist()  # (B,) tokens per sentence
-    return torch.tensor([max_output_length(n, a, b) for n in lengths], dtype=torch.long,
+    return torch.tensor([max_output_length(n, cfg) for n in lengths], dtype=torch.long,
                         device=src_padding.device)
+
+
+# A hypothesis "loops" when it ends in the same p-gram repeated R times in a row, for a
+# period p of 1..8 tokens: R = 8 for single tokens ("哈哈哈哈哈哈哈哈"), 4 for bigrams, 3 for
+# longer patterns. Real sentences essentially never do; a model that has lost its way
+# (garbage input, binary data) does, and would otherwise run to the length cap.
+LOOP_REPEATS = {1: 8, 2: 4, 3: 3, 4: 3, 5: 3, 6: 3, 7: 3, 8: 3}
+
+
+def looping(tokens: torch.Tensor) -> torch.Tensor:
+    """(N, t) output prefixes -> (N,) bool: which end in a loop (see LOOP_REPEATS)."""
+    found = torch.zeros(tokens.size(0), dtype=torch.bool, device=tokens.device)
+    for period, repeats in LOOP_REPEATS.items():
+        span = period * repeats
+        if tokens.size(1) < span:
+            continue
+        tail = tokens[:, -span:].reshape(-1, repeats, period)  # (N, R, p)
+        found |= (tail == tail[:, :1]).all(dim=2).all(dim=1)
+    return found
 
 
 def ban_repeated_ngrams(log_probs: torch.Tensor, tokens: torch.Tensor, n: int) -> None:
@@ -64,7 +88,7 @@ def ban_repeated_ngrams(log_probs: torch.Tensor, tokens: torch.Tensor, n: int) -
 
 
 def apply_constraints(log_probs: torch.Tensor, tokens: torch.Tensor, step: int,
-                      max_len: torch.Tensor, specials, no_repeat_ngram_size: int) -> torch.Tensor:
+                      max_len: torch.Tensor, specials, cfg: DecodeConfig) -> torch.Tensor:
     """Shared search rules, in place on (N, V) log-probs for step ``step`` (0-based).
 
     ``tokens`` (N, step + 1) are the prefixes, <s> first; ``max_len`` (N,) the caps.
@@ -73,13 +97,15 @@ def apply_constraints(log_probs: torch.Tensor, tokens: torch.Tensor, step: int,
     log_probs[:, specials.bos] = float("-inf")
     if step == 0:
         log_probs[:, specials.eos] = float("-inf")  # never an empty translation
-    if no_repeat_ngram_size > 0:
-        ban_repeated_ngrams(log_probs, tokens[:, 1:], no_repeat_ngram_size)
-    at_cap = (step + 1) >= max_len  # this token is the last one allowed
-    if at_cap.any():
-        eos_lp = log_probs[at_cap, specials.eos].clone()
-        log_probs[at_cap] = float("-inf")
+    if cfg.no_repeat_ngram_size > 0:
+        ban_repeated_ngrams(log_probs, tokens[:, 1:], cfg.no_repeat_ngram_size)
+    must_end = (step + 1) >= max_len  # this token is the last one allowed
+    if cfg.stop_loops:
+        must_end |= looping(tokens[:, 1:])
+    if must_end.any():
+        eos_lp = log_probs[must_end, specials.eos].clone()
+        log_probs[must_end] = float("-inf")
         # Keep the model's own EOS score if it is finite; otherwise make EOS certain.
-        log_probs[at_cap, specials.eos] = torch.where(torch.isfinite(eos_lp), eos_lp,
-                                                      torch.zeros_like(eos_lp))
+        log_probs[must_end, specials.eos] = torch.where(torch.isfinite(eos_lp), eos_lp,
+                                                        torch.zeros_like(eos_lp))
     return log_probs

@@ -19,7 +19,7 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig,
     ids = model.tgt_ids
     memory, src_padding = model.encode(src)
     batch = src.size(0)
-    limit = max_lengths(src_padding, cfg.max_len_a, cfg.max_len_b)  # (B,)
+    limit = max_lengths(src_padding, cfg)  # (B,)
     alive = torch.arange(batch, device=src.device)  # original index of each active row
     tokens = torch.full((batch, 1), ids.bos, dtype=torch.long, device=src.device)  # (B, 1)
     log_prob = torch.zeros(batch, device=src.device)
@@ -30,7 +30,7 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig,
         step_in = tokens[:, -1:] if cache is not None else tokens
         out = model.decode_step(step_in, memory, src_padding,
                                 cache, need_weights=need_attention)
-        lp = apply_constraints(out.log_probs, tokens, step, limit, ids, cfg.no_repeat_ngram_size)
+        lp = apply_constraints(out.log_probs, tokens, step, limit, ids, cfg)
         next_lp, next_tok = lp.max(dim=-1)  # (N,)
         log_prob = log_prob + next_lp
         tokens = torch.cat([tokens, next_tok.unsqueeze(1)], dim=1)  # (N, step + 2)

@@ -124,7 +124,7 @@ class CT2Engine:
         if need_attention:
             raise InputError("attention weights are not available from a CTranslate2 "
                              "export; use the PyTorch model directory")
-        caps = [max_output_length(len(ids), cfg.max_len_a, cfg.max_len_b) for ids in batch]
+        caps = [max_output_length(len(ids), cfg) for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
         results = self._translate(source, cfg, max(caps))
         out = [self._hypotheses(r, cfg.length_penalty) for r in results]
