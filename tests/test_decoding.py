@@ -12,7 +12,8 @@ import torch
 
 from hanyi.config import DecodeConfig
 from hanyi.decoding import beam_search, greedy_search, search
-from hanyi.decoding.constraints import looping
+from hanyi.decoding.constraints import loop_end, looping
+from hanyi.errors import Cancelled
 from hanyi.model.transformer import SpecialIds, StepOutput
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
@@ -241,3 +242,29 @@ def test_no_loop_is_seen_in_ordinary_repetition():
     tokens = torch.tensor([[A] * 7 + [B], [A, B] * 3 + [B, A], [A, B, B, A, B, B, A, B]])
     assert not looping(tokens).any()
     assert looping(torch.tensor([[B] + [A] * 8, [B] + [A, B] * 4])).all()
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_search_stops_between_steps_when_cancelled(beam):
+    never_stops = ScriptedModel({}, default={A: 0.7, B: 0.3})
+    asked = []
+
+    def cancel_after_three():
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(Cancelled):
+        search(never_stops, SRC, cfg(beam_size=beam, max_len_b=50, stop_loops=False),
+               cancel=cancel_after_three)
+    assert len(asked) == 4  # asked before each step: three steps ran
+    hyps, = search(never_stops, SRC, cfg(beam_size=beam, max_len_b=5), cancel=lambda: False)
+    assert len(hyps[0].tokens) == 4
+
+
+def test_loop_end_is_where_the_search_stops():
+    """What CTranslate2's output is cut to equals where our own search ends the loop."""
+    for period, kept in (([A], 8), ([A, B], 8), ([A, B, B], 9)):
+        model = ScriptedModel(alternating(period))
+        hyps, = search(model, SRC, cfg(max_len_a=0.0, max_len_b=50, stop_loops=False))
+        assert loop_end(hyps[0].tokens) == kept
+    assert loop_end([A, B, A, B, B, A]) is None

@@ -44,7 +44,10 @@ def random_loaded(toy_vocabs, cfg, tmp_path: Path) -> LoadedModel:
             if isinstance(module, torch.nn.Linear) and module is not model.output_proj:
                 module.weight.mul_(3.0)
     config = ExperimentConfig(model=cfg)
-    config.decode = dataclasses.replace(config.decode, beam_size=1, batch_size=8)
+    # random weights loop a lot: compare the engines' arithmetic over whole outputs here,
+    # the loop rule on its own (test_loops_are_cut_where_our_search_stops_them)
+    config.decode = dataclasses.replace(config.decode, beam_size=1, batch_size=8,
+                                        stop_loops=False)
     return LoadedModel(model, config, *toy_vocabs, {}, tmp_path / "random")
 
 
@@ -64,6 +67,20 @@ def test_float32_export_greedy_token_ids_match_torch(toy_vocabs, small_model_con
     assert [t.tgt_tokens for t in theirs] == [t.tgt_tokens for t in ours]
     assert len({t.text for t in ours}) >= 5, "degenerate model: the test would prove little"
     assert theirs[-2].text == "" and ours[-2].text == ""
+
+
+def test_loops_are_cut_where_our_search_stops_them(toy_vocabs, small_model_config, tmp_path):
+    from hanyi.export import export_ctranslate2
+
+    loaded = random_loaded(toy_vocabs, small_model_config, tmp_path)
+    export_ctranslate2(loaded, tmp_path / "ct2", "float32")
+    texts = synthetic_sentences(24, seed=5)[0]
+    stop = dataclasses.replace(loaded.config.decode, stop_loops=True)
+    ours = Translator(loaded).translate(texts, stop)
+    theirs = Translator.load(tmp_path / "ct2", threads=1).translate(texts, stop)
+    assert [t.tgt_tokens for t in theirs] == [t.tgt_tokens for t in ours]
+    unstopped = Translator(loaded).translate(texts)
+    assert sum(len(t.tgt_tokens) for t in ours) < sum(len(t.tgt_tokens) for t in unstopped)
 
 
 def test_float32_export_greedy_no_repeat_ngram_matches(toy_vocabs, small_model_config,

@@ -24,3 +24,8 @@ class ModelLoadError(HanyiError):
 
 class InputError(HanyiError):
     """Bad text given to translate (e.g. invalid UTF-8 at a line)."""
+
+
+class Cancelled(HanyiError):
+    """The caller gave up (a client that left, a request past its deadline): the search
+    stopped between two decoding steps, and its partial work was dropped."""

@@ -55,7 +55,7 @@ class FakeTranslator:
     def with_options(self, **changes) -> DecodeConfig:
         return dataclasses.replace(self.decode_cfg, **changes)
 
-    def translate(self, texts, decode=None, need_attention=False):
+    def translate(self, texts, decode=None, need_attention=False, cancel=None):
         self.calls.append(list(texts))
         self.entered.set()
         if self.gate is not None:

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hanyi.config import ServeConfig
-from hanyi.errors import ConfigError
+from hanyi.errors import Cancelled, ConfigError
 from hanyi.serving import create_app
 from hanyi.serving.app import WARMUP_TEXT
 
@@ -145,6 +145,37 @@ def test_full_queue_answers_503_and_timeout_504(fake_translator):
         while c.get("/api/health").json()["queue"]["waiting"] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert post(c, {"text": "free again"}).json()["translation"] == "FREE AGAIN"
+
+
+def test_a_request_that_times_out_stops_its_work_and_health_reports_a_stall(fake_translator):
+    class Stoppable(fake_translator):  # a model that asks `cancel` between steps, as ours does
+        def translate(self, texts, decode=None, need_attention=False, cancel=None):
+            self.entered.set()
+            while not self.gate.wait(0.01):
+                if cancel is not None and cancel():
+                    raise Cancelled("translation cancelled")
+            return super().translate(texts, decode, need_attention)
+
+    gate = threading.Event()
+    cfg = ServeConfig(timeout_s=0.5, max_batch=1, warmup=False)
+    with TestClient(create_app(Stoppable(gate), cfg)) as c:
+        assert post(c, {"text": "\x00\x01 binary garbage"}).status_code == 504
+        deadline = time.monotonic() + 5
+        while (c.get("/api/health").json()["queue"]["cancelled"] < 1
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        health = c.get("/api/health").json()
+        assert health["queue"]["cancelled"] == 1 and health["status"] == "ok"
+    stuck = fake_translator(threading.Event())  # ignores cancel: a worker that is stuck
+    with TestClient(create_app(stuck, cfg)) as c:
+        worker = threading.Thread(target=post, args=(c, {"text": "slow"}))
+        worker.start()
+        assert stuck.entered.wait(5)
+        time.sleep(0.7)  # longer than timeout_s
+        assert c.get("/api/health").json()["status"] == "degraded"
+        stuck.gate.set()
+        worker.join(5)
+        assert c.get("/api/health").json()["status"] == "ok"
 
 
 def test_event_loop_stays_free_while_the_model_works(fake_translator):

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from hanyi.config import DecodeConfig
+from hanyi.errors import Cancelled
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 
 GREEDY, BEAM = DecodeConfig(beam_size=1), DecodeConfig(beam_size=4)
@@ -20,7 +21,7 @@ class Recorder:
         self.release, self.entered = threading.Event(), threading.Event()
         self.fail_on = fail_on
 
-    def __call__(self, texts, decode, need_attention):
+    def __call__(self, texts, decode, need_attention, cancel=None):
         self.calls.append(list(texts))
         self.entered.set()
         self.release.wait(5)
@@ -108,3 +109,57 @@ def test_model_errors_reach_every_request_of_the_batch(running):
 def test_submit_before_start_is_an_error():
     with pytest.raises(RuntimeError, match="not running"):
         DynamicBatcher(Recorder()).submit(["a"], GREEDY, False)
+
+
+class Endless:
+    """translate() that decodes "forever" in steps, asking ``cancel`` between them, as the
+    real search does; ``finish`` lets it end normally."""
+
+    def __init__(self):
+        self.finish, self.entered, self.steps = threading.Event(), threading.Event(), 0
+        self.release = self.finish  # what the `running` fixture sets at the end
+
+    def __call__(self, texts, decode, need_attention, cancel=None):
+        self.entered.set()
+        while not self.finish.wait(0.01):
+            self.steps += 1
+            if cancel is not None and cancel():
+                raise Cancelled("translation cancelled")
+        return [t.upper() for t in texts]
+
+
+def test_work_stops_when_every_request_in_the_batch_has_given_up(running):
+    model = Endless()
+    batcher = running(model, max_batch=8, batch_wait_ms=0)
+    future = batcher.submit(["garbage"], GREEDY, False, timeout_s=0.3)
+    assert model.entered.wait(5)
+    with pytest.raises(Cancelled):
+        future.result(5)  # stopped between two steps, shortly after the deadline
+    assert batcher.stats.cancelled == 1
+    assert not batcher.stalled(after_s=5)
+
+
+def test_a_batch_keeps_going_while_one_of_its_requests_still_waits(running):
+    model = Endless()
+    batcher = running(model, max_batch=8, batch_wait_ms=50)
+    impatient = batcher.submit(["a"], GREEDY, False, timeout_s=0.1)
+    patient = batcher.submit(["b"], GREEDY, False, timeout_s=30)
+    assert model.entered.wait(5)
+    threading.Event().wait(0.4)  # the impatient one is past its deadline
+    model.finish.set()
+    assert patient.result(5) == ["B"] and impatient.result(5) == ["A"]
+    assert batcher.stats.cancelled == 0
+
+
+def test_an_abandoned_request_is_skipped_or_stopped(running):
+    model = Endless()
+    batcher = running(model, max_batch=1, batch_wait_ms=0)
+    running_one = batcher.submit(["a"], GREEDY, False)
+    assert model.entered.wait(5)
+    queued = batcher.submit(["b"], GREEDY, False)
+    assert batcher.stalled(after_s=0.0)  # a batch is running and "b" waits
+    batcher.abandon(queued)  # still queued: skipped when its turn comes
+    batcher.abandon(running_one)  # running: the search stops at its next step
+    with pytest.raises(Cancelled):
+        running_one.result(5)
+    assert queued.cancelled()

@@ -21,7 +21,14 @@ from __future__ import annotations
 import torch
 
 from hanyi.config import DecodeConfig
-from hanyi.decoding.constraints import Hypothesis, apply_constraints, length_normalize, max_lengths
+from hanyi.decoding.constraints import (
+    Cancel,
+    Hypothesis,
+    apply_constraints,
+    check_cancel,
+    length_normalize,
+    max_lengths,
+)
 
 
 def expand(scores: torch.Tensor, log_probs: torch.Tensor) -> torch.Tensor:
@@ -121,9 +128,10 @@ class _Search:
         self.reorder(beams, tokens, history)
         self.drop_done()
 
-    def run(self) -> list[list[Hypothesis]]:
+    def run(self, cancel: Cancel | None = None) -> list[list[Hypothesis]]:
         step = 0
         while self.sentence.numel() > 0:
+            check_cancel(cancel)
             self.step(step)
             step += 1
         for hyps in self.finished:
@@ -132,8 +140,9 @@ class _Search:
 
 
 @torch.inference_mode()
-def beam_search(model, src: torch.Tensor, cfg: DecodeConfig,
-                need_attention: bool = False) -> list[list[Hypothesis]]:
-    """src: (B, S) -> for each sentence its ``cfg.nbest`` best hypotheses, best first."""
-    finished = _Search(model, src, cfg, need_attention).run()
+def beam_search(model, src: torch.Tensor, cfg: DecodeConfig, need_attention: bool = False,
+                cancel: Cancel | None = None) -> list[list[Hypothesis]]:
+    """src: (B, S) -> for each sentence its ``cfg.nbest`` best hypotheses, best first.
+    ``cancel()`` is asked before every step; True stops the search (raises Cancelled)."""
+    finished = _Search(model, src, cfg, need_attention).run(cancel)
     return [hyps[:cfg.nbest] for hyps in finished]

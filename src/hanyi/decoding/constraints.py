@@ -14,11 +14,20 @@ length cap. We guard three ways:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from hanyi.config import DecodeConfig
+from hanyi.errors import Cancelled
+
+Cancel = Callable[[], bool]  # asked between decoding steps: True = stop now
+
+
+def check_cancel(cancel: Cancel | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("translation cancelled")
 
 
 @dataclass
@@ -85,6 +94,17 @@ def ban_repeated_ngrams(log_probs: torch.Tensor, tokens: torch.Tensor, n: int) -
         match = (windows[:, :, :-1] == last.unsqueeze(1)).all(dim=-1)  # (N, t - n + 1)
     rows, cols = match.nonzero(as_tuple=True)
     log_probs[rows, windows[rows, cols, -1]] = float("-inf")
+
+
+def loop_end(tokens: list[int]) -> int | None:
+    """For an engine that cannot stop a loop while it decodes (CTranslate2): the length at
+    which our search would have ended ``tokens`` (the shortest prefix that :func:`looping`
+    catches), or None if it never loops."""
+    shortest = min(p * r for p, r in LOOP_REPEATS.items())
+    for end in range(shortest, len(tokens) + 1):
+        if looping(torch.tensor([tokens[:end]])).item():
+            return end
+    return None
 
 
 def apply_constraints(log_probs: torch.Tensor, tokens: torch.Tensor, step: int,

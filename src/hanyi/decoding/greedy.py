@@ -5,16 +5,24 @@ from __future__ import annotations
 import torch
 
 from hanyi.config import DecodeConfig
-from hanyi.decoding.constraints import Hypothesis, apply_constraints, length_normalize, max_lengths
+from hanyi.decoding.constraints import (
+    Cancel,
+    Hypothesis,
+    apply_constraints,
+    check_cancel,
+    length_normalize,
+    max_lengths,
+)
 
 
 @torch.inference_mode()
-def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig,
-                  need_attention: bool = False) -> list[list[Hypothesis]]:
+def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig, need_attention: bool = False,
+                  cancel: Cancel | None = None) -> list[list[Hypothesis]]:
     """src: (B, S) ids -> for each sentence a one-element list of Hypothesis.
 
     Uses only ``model.encode``, ``model.decode_step`` and ``model.tgt_ids``. Sentences
     that have finished are dropped from the batch, so the rest decode faster.
+    ``cancel()`` is asked before every step; True stops the search (raises Cancelled).
     """
     ids = model.tgt_ids
     memory, src_padding = model.encode(src)
@@ -27,6 +35,7 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig,
     history = [[] for _ in range(batch)]  # per-sentence attention rows
     cache, step = None, 0
     while alive.numel() > 0:
+        check_cancel(cancel)
         step_in = tokens[:, -1:] if cache is not None else tokens
         out = model.decode_step(step_in, memory, src_padding,
                                 cache, need_weights=need_attention)

@@ -23,6 +23,12 @@ model's probability. A trained model gives those tokens ~0 probability and the t
 (tests/test_export.py: identical beam-4 outputs and scores); on random weights the scores,
 and so beam rankings, can differ, while greedy token ids never do.
 
+Deviation for loops. Our search ends a hypothesis caught repeating itself
+(``decode.stop_loops``, decoding/constraints.py) as soon as the loop shows; CTranslate2 has
+no such rule, so it decodes on (up to the length cap) and we cut its output where our
+search would have stopped. The tokens are the same; the score keeps the cut tokens'
+log-probabilities and has no EOS, and for beam search the ranking can differ.
+
 Deviation at the length cap. Our search counts EOS in ``max_len`` and *forces* EOS at the
 cap, adding its log-probability to the score; CTranslate2 stops after
 ``max_decoding_length`` tokens and returns the hypothesis without EOS and without its
@@ -40,7 +46,8 @@ from pathlib import Path
 
 from hanyi.checkpoint import EXPORT_META, load_meta
 from hanyi.config import DecodeConfig
-from hanyi.decoding import Hypothesis, max_output_length
+from hanyi.decoding import Cancel, Hypothesis, max_output_length
+from hanyi.decoding.constraints import check_cancel, loop_end
 from hanyi.errors import InputError, ModelLoadError
 from hanyi.tokenization import Vocab
 
@@ -109,29 +116,33 @@ class CT2Engine:
                 "max_decoding_length": max(1, max_len - 1), "max_input_length": 0,
                 "max_batch_size": cfg.batch_size, "return_scores": True}
 
-    def _hypotheses(self, result, length_penalty: float) -> list[Hypothesis]:
+    def _hypotheses(self, result, cfg: DecodeConfig) -> list[Hypothesis]:
         hyps = []
         for pieces, score in zip(result.hypotheses, result.scores, strict=True):
             ids = self.tgt_vocab.ids(pieces)
             # CTranslate2 returns the normalised score; undo the normalisation for log P.
-            log_prob = score * (len(ids) + 1) ** length_penalty
+            log_prob = score * (len(ids) + 1) ** cfg.length_penalty
+            end = loop_end(ids) if cfg.stop_loops else None
+            if end is not None:  # cut where our search stops a loop (see module docstring)
+                ids = ids[:end]
             hyps.append(Hypothesis(ids, float(score), float(log_prob)))
         return hyps
 
-    def search(self, batch: list[list[int]], cfg: DecodeConfig,
-               need_attention: bool = False) -> list[list[Hypothesis]]:
-        """batch: source id lists (no padding) -> n-best hypotheses per sentence."""
+    def search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool = False,
+               cancel: Cancel | None = None) -> list[list[Hypothesis]]:
+        """batch: source id lists (no padding) -> n-best hypotheses per sentence.
+        CTranslate2 decodes a batch in one call, so ``cancel`` is asked before it only."""
+        check_cancel(cancel)
         if need_attention:
             raise InputError("attention weights are not available from a CTranslate2 "
                              "export; use the PyTorch model directory")
         caps = [max_output_length(len(ids), cfg) for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
         results = self._translate(source, cfg, max(caps))
-        out = [self._hypotheses(r, cfg.length_penalty) for r in results]
+        out = [self._hypotheses(r, cfg) for r in results]
         for i, (hyps, cap) in enumerate(zip(out, caps, strict=True)):
             if any(len(h.tokens) > cap - 1 for h in hyps):  # ran past its own cap: redo
-                out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0],
-                                          cfg.length_penalty)
+                out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0], cfg)
         return out
 
     def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int):

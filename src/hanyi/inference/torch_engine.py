@@ -16,7 +16,7 @@ from torch import nn
 
 from hanyi.config import DecodeConfig
 from hanyi.data.batch import pad_sequences
-from hanyi.decoding import Hypothesis, search
+from hanyi.decoding import Cancel, Hypothesis, search
 from hanyi.errors import ConfigError
 from hanyi.model import Transformer
 
@@ -57,9 +57,11 @@ class TorchEngine:
     def name(self) -> str:
         return "torch" if self.quantize == "none" else f"torch-{self.quantize}"
 
-    def search(self, batch: list[list[int]], cfg: DecodeConfig,
-               need_attention: bool = False) -> list[list[Hypothesis]]:
-        """batch: source id lists (no padding) -> n-best hypotheses per sentence."""
+    def search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool = False,
+               cancel: Cancel | None = None) -> list[list[Hypothesis]]:
+        """batch: source id lists (no padding) -> n-best hypotheses per sentence;
+        ``cancel`` is asked between decoding steps."""
         src = pad_sequences(batch, self.pad_id)  # (B, S)
         with torch.inference_mode():
-            return search(self.model, src.to(self.device), cfg, need_attention=need_attention)
+            return search(self.model, src.to(self.device), cfg, need_attention=need_attention,
+                          cancel=cancel)

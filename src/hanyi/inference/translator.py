@@ -26,7 +26,7 @@ import torch
 
 from hanyi.checkpoint import LoadedModel, is_export_dir, load_export_dir, load_model_dir
 from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
-from hanyi.decoding import Hypothesis
+from hanyi.decoding import Cancel, Hypothesis
 from hanyi.errors import ConfigError
 from hanyi.inference.ct2_engine import CT2Engine
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
@@ -132,23 +132,26 @@ class Translator:
         return self._detokenize(self.tgt_vocab.decode(tokens))
 
     def translate(self, texts: list[str], decode: DecodeConfig | None = None,
-                  need_attention: bool = False) -> list[Translation]:
+                  need_attention: bool = False,
+                  cancel: Cancel | None = None) -> list[Translation]:
+        """One Translation per text, in order. ``cancel()``, if given, is asked between
+        decoding steps; when it says True the call raises :class:`~hanyi.errors.Cancelled`."""
         cfg = decode or self.decode_cfg
         encoded = [self.encode(t) if t.strip() else [] for t in texts]
         results: list[Translation] = [Translation("") for _ in texts]
         todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
-            hyps = self._search([encoded[i] for i in chunk], cfg, need_attention)
+            hyps = self._search([encoded[i] for i in chunk], cfg, need_attention, cancel)
             for i, sentence_hyps in zip(chunk, hyps, strict=True):
                 results[i] = self._to_translation(encoded[i], sentence_hyps)
         if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
-            self._rescue_numbers(texts, encoded, results, cfg, need_attention)
+            self._rescue_numbers(texts, encoded, results, cfg, need_attention, cancel)
         return results
 
     def _rescue_numbers(self, texts: list[str], encoded: list[list[int]],
                         results: list[Translation], cfg: DecodeConfig,
-                        need_attention: bool) -> None:
+                        need_attention: bool, cancel: Cancel | None) -> None:
         """In place: a translation that lost a number written in digits is replaced by the
         best hypothesis of a wider beam that keeps them all (see inference/numbers.py)."""
         sources = [self.normalize(text) for text in texts]  # full-width digits -> ASCII
@@ -160,7 +163,7 @@ class Translator:
         wide = dataclasses.replace(cfg, beam_size=beam, nbest=beam)
         for start in range(0, len(lost), cfg.batch_size):
             chunk = lost[start:start + cfg.batch_size]
-            hyps = self._search([encoded[i] for i in chunk], wide, need_attention)
+            hyps = self._search([encoded[i] for i in chunk], wide, need_attention, cancel)
             for i, sentence_hyps in zip(chunk, hyps, strict=True):
                 texts_out = [self.detokenize(h.tokens) for h in sentence_hyps]
                 keep = first_keeping_numbers(sources[i], texts_out)
@@ -170,9 +173,9 @@ class Translator:
                 ordered = [sentence_hyps[keep]] + sentence_hyps[:keep] + sentence_hyps[keep + 1:]
                 results[i] = self._to_translation(encoded[i], ordered[:cfg.nbest])
 
-    def _search(self, batch: list[list[int]], cfg: DecodeConfig,
-                need_attention: bool) -> list[list[Hypothesis]]:
-        return self.engine.search(batch, cfg, need_attention=need_attention)
+    def _search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool,
+                cancel: Cancel | None) -> list[list[Hypothesis]]:
+        return self.engine.search(batch, cfg, need_attention=need_attention, cancel=cancel)
 
     def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:
         best = hyps[0]

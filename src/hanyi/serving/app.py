@@ -151,10 +151,12 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     @app.get("/api/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
         return HealthResponse(
-            status="ok", model=translator.name, version=__version__,
+            status="degraded" if batcher.stalled(cfg.timeout_s) else "ok",
+            model=translator.name, version=__version__,
             uptime_s=round(time.time() - started, 3), device=str(translator.device),
             queue={"waiting": batcher.waiting, "capacity": cfg.queue_size,
-                   "batches": batcher.stats.batches, "texts": batcher.stats.texts},
+                   "batches": batcher.stats.batches, "texts": batcher.stats.texts,
+                   "cancelled": batcher.stats.cancelled},
             model_meta={k: v for k, v in translator.loaded.meta.items()
                         if isinstance(v, (str, int, float))})
 
@@ -165,7 +167,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         """Translate ``text`` (one string) or ``texts`` (a list) from English to Chinese."""
         t0 = time.perf_counter()
         req = parse_request(await read_json(request, max_bytes))
-        results = await run_request(req, translator, batcher, cfg)
+        results = await run_request(req, translator, batcher, cfg, request)
         items = await run_in_threadpool(lambda: [to_item(r, req.attention_heads)
                                                  for r in results])
         elapsed = round((time.perf_counter() - t0) * 1000, 2)
@@ -196,7 +198,7 @@ async def warm_up(batcher: DynamicBatcher, translator, cfg: ServeConfig) -> None
 
 
 async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher,
-                      cfg: ServeConfig) -> list:
+                      cfg: ServeConfig, request: Request | None = None) -> list:
     """Check limits, queue the texts, wait (bounded) for the worker's translations."""
     default = translator.decode_cfg
     try:
@@ -210,16 +212,39 @@ async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher
         raise ApiError(422, str(exc)) from None
     need_attention = req.attention or req.attention_heads
     try:
-        future = batcher.submit(req.all_texts, decode, need_attention)
+        future = batcher.submit(req.all_texts, decode, need_attention, cfg.timeout_s)
     except QueueFullError as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(future), cfg.timeout_s)
-    except asyncio.TimeoutError:
-        raise ApiError(504, f"no translation within {cfg.timeout_s:g} s (the server is "
-                            f"overloaded or the text is very long)") from None
+        return await wait_for_answer(future, batcher, cfg.timeout_s, request)
     except HanyiError as exc:
         raise ApiError(400, str(exc)) from None
+
+
+CLIENT_CHECK_S = 0.5  # how often a waiting request looks whether its client is still there
+
+
+async def wait_for_answer(future, batcher: DynamicBatcher, timeout_s: float,
+                          request: Request | None) -> list:
+    """The translations of ``future``, or an ApiError: 504 after ``timeout_s``, 499 when the
+    client has gone. Either way the batcher is told, so no work is done for nobody."""
+    loop = asyncio.get_running_loop()
+    answer = asyncio.wrap_future(future)
+    deadline = loop.time() + timeout_s
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            batcher.abandon(future)
+            answer.cancel()  # nobody will read it (and no "exception never retrieved")
+            raise ApiError(504, f"no translation within {timeout_s:g} s (the server is "
+                                f"overloaded or the text is very long)")
+        done, _ = await asyncio.wait({answer}, timeout=min(CLIENT_CHECK_S, remaining))
+        if done:
+            return answer.result()
+        if request is not None and await request.is_disconnected():
+            batcher.abandon(future)
+            answer.cancel()
+            raise ApiError(499, "the client closed the connection")
 
 
 def mount_pages(app: FastAPI) -> None:

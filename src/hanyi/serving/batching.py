@@ -10,8 +10,13 @@ over several sentences (see docs/RESULTS.md "Serving" for the measured gain).
 
 The queue is bounded in *texts*, not requests: when ``queue_size`` texts are already
 waiting, :meth:`DynamicBatcher.submit` raises :class:`QueueFullError` (the app answers
-503) instead of letting latency and memory grow without limit. A caller that gives up
-(timeout) cancels its future; a job whose future is cancelled before it starts is skipped.
+503) instead of letting latency and memory grow without limit.
+
+A caller that gives up is never computed for: a job whose future is cancelled before it
+starts is skipped, and a job past its deadline (``submit(..., timeout_s=)``) or
+:meth:`~DynamicBatcher.abandon` ed stops the running search between two decoding steps
+once *every* job in its batch has been given up (the others still want their answers).
+:meth:`~DynamicBatcher.stalled` tells the health check when the worker is stuck.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from hanyi.config import DecodeConfig
+from hanyi.errors import Cancelled
 
 log = logging.getLogger(__name__)
 
-TranslateFn = Callable[[list[str], DecodeConfig, bool], list]  # -> list[Translation]
+# translate(texts, decode, need_attention, cancel=...) -> list[Translation]
+TranslateFn = Callable[..., list]
 
 
 class QueueFullError(RuntimeError):
@@ -40,7 +47,14 @@ class Job:
     texts: list[str]
     decode: DecodeConfig
     need_attention: bool
+    deadline: float | None = None  # time.monotonic() after which nobody waits for it
     future: Future = field(default_factory=Future)
+    abandoned: bool = False  # the caller said it no longer wants the answer
+    submitted: float = field(default_factory=time.monotonic)
+
+    def given_up(self) -> bool:
+        return (self.abandoned or self.future.cancelled()
+                or (self.deadline is not None and time.monotonic() > self.deadline))
 
     def joins(self, other: Job) -> bool:
         """Can this job be translated in the same call as ``other``?"""
@@ -52,6 +66,7 @@ class BatcherStats:
     batches: int = 0
     texts: int = 0
     skipped: int = 0  # jobs cancelled before they ran
+    cancelled: int = 0  # batches stopped mid-search: every job in them was given up
 
 
 class DynamicBatcher:
@@ -71,6 +86,8 @@ class DynamicBatcher:
         self._waiting = 0  # texts submitted and not yet started
         self._carry: Job | None = None  # taken from the queue but not compatible; runs next
         self._thread: threading.Thread | None = None
+        self._jobs: dict[Future, Job] = {}  # submitted and not finished
+        self._running_since: float | None = None  # when the current batch started
         self.stats = BatcherStats()
 
     @property
@@ -88,11 +105,14 @@ class DynamicBatcher:
             self._thread.join(timeout)
             self._thread = None
 
-    def submit(self, texts: list[str], decode: DecodeConfig, need_attention: bool) -> Future:
-        """Queue ``texts``; the returned future gets the list of translations."""
+    def submit(self, texts: list[str], decode: DecodeConfig, need_attention: bool,
+               timeout_s: float | None = None) -> Future:
+        """Queue ``texts``; the returned future gets the list of translations. After
+        ``timeout_s`` seconds nobody waits for them: work on them stops."""
         if self._thread is None:
             raise RuntimeError("the batcher is not running; call start() first")
-        job = Job(list(texts), decode, need_attention)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        job = Job(list(texts), decode, need_attention, deadline)
         with self._lock:
             # An empty queue always accepts one job, so a request of more than queue_size
             # texts (allowed by max_texts) is slow rather than impossible.
@@ -100,8 +120,33 @@ class DynamicBatcher:
                 raise QueueFullError(f"the server is busy ({self._waiting} texts queued); "
                                      f"try again shortly")
             self._waiting += len(texts)
+            self._jobs[job.future] = job
+        job.future.add_done_callback(self._forget)
         self._queue.put(job)
         return job.future
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._jobs.pop(future, None)
+
+    def abandon(self, future: Future) -> None:
+        """The caller no longer wants this answer (its client left, or it timed out)."""
+        with self._lock:
+            job = self._jobs.get(future)
+        if job is not None:
+            job.abandoned = True
+            future.cancel()  # a job still queued is then skipped; a running one stops
+
+    def stalled(self, after_s: float) -> bool:
+        """True when the current batch has run, or the oldest queued job has waited, for
+        more than ``after_s`` seconds: the health check then reports "degraded"."""
+        now = time.monotonic()
+        if self._running_since is not None and now - self._running_since > after_s:
+            return True
+        with self._lock:
+            oldest = min((j.submitted for j in self._jobs.values()
+                          if not j.future.running()), default=None)
+        return oldest is not None and now - oldest > after_s
 
     def _run(self) -> None:
         stop = False
@@ -142,12 +187,20 @@ class DynamicBatcher:
         if not live:
             return
         texts = [text for job in live for text in job.texts]
+        self._running_since = time.monotonic()
         try:
-            results = self._translate(texts, live[0].decode, live[0].need_attention)
+            results = self._translate(texts, live[0].decode, live[0].need_attention,
+                                      cancel=lambda: all(job.given_up() for job in live))
         except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            if isinstance(exc, Cancelled):
+                self.stats.cancelled += 1
+                log.info("stopped a batch of %d texts: every request in it was given up",
+                         len(texts))
             for job in live:
                 job.future.set_exception(exc)
             return
+        finally:
+            self._running_since = None
         self.stats.batches += 1
         self.stats.texts += len(texts)
         start = 0

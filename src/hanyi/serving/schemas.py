@@ -120,7 +120,7 @@ class BatchTranslateResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str  # "ok", or "degraded" while the worker is stuck past the request timeout
     model: str
     version: str
     uptime_s: float
