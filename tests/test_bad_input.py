@@ -188,3 +188,59 @@ def test_input_and_output_file_errors(capsys, model, tmp_path):
     line = user_error(capsys, "evaluate", "--model", model, "--src", str(good), "--ref",
                       str(bad_ref))
     assert f"{bad_ref}:1" in line and "invalid UTF-8" in line
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--batch-size", "-1"], ["decode.batch_size must be >= 1"]),
+    (["--batch-size", "0"], ["decode.batch_size must be >= 1"]),
+    (["--beam", "1000"], ["decode.beam_size must be between 1 and 64"]),
+    (["--length-penalty", "nan"], ["decode.length_penalty"]),
+    (["--set", "decode.beam_size=true"], ["decode.beam_size"]),
+])
+def test_every_numeric_decode_option_is_checked(model, flags, fragments):
+    assert_user_error(hanyi("translate", "--model", model, *flags, "Hi."), *fragments)
+
+
+def test_output_over_the_input_is_refused_unless_asked(model, tmp_path):
+    src = tmp_path / "same.en"
+    src.write_text("I like tea.\n", encoding="utf-8")
+    link = tmp_path / "link.en"
+    link.symlink_to(src)
+    for out in (src, link):
+        assert_user_error(hanyi("translate", "--model", model, "-i", str(src), "-o", str(out)),
+                          "is the input file", "--in-place")
+    assert src.read_text(encoding="utf-8") == "I like tea.\n"
+    proc = hanyi("translate", "--model", model, "-i", str(src), "-o", str(src), "--in-place")
+    assert proc.returncode == 0 and src.read_text(encoding="utf-8") != "I like tea.\n"
+
+
+def test_an_unwritable_output_is_named_not_its_temporary_file(model, tmp_path):
+    target = tmp_path / "a-directory"
+    target.mkdir()  # cannot be replaced by a file (chmod would not stop root)
+    line = assert_user_error(hanyi("translate", "--model", model, "-o", str(target), "Hi."),
+                             str(target))
+    assert ".tmp" not in line and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(model, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "many.en"
+    src.write_text("I like tea and she reads books in the park.\n" * 4000, encoding="utf-8")
+    out = tmp_path / "out.zh"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "hanyi", "translate", "--model", model,
+                             "-i", str(src), "-o", str(out)], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.zh.tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.zh.tmp-*")), "the translation never started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()
+    assert "hanyi: terminated" in err.decode() and "Traceback" not in err.decode()
+    assert not out.exists() and not list(tmp_path.glob(".out.zh.tmp-*"))

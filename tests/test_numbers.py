@@ -18,6 +18,16 @@ def test_digit_strings_drop_thousands_separators_and_count_repeats():
     assert digit_strings("no numbers here") == {}
 
 
+@pytest.mark.parametrize("text, numbers", [
+    ("It is -5 degrees.", {"-5": 1}),
+    ("It is \u22123.5 degrees, 3-5 days, COVID-19.", {"-3.5": 1, "3": 1, "5": 1, "19": 1}),
+    ("零下5度", {"-5": 1}), ("负5加3", {"-5": 1, "3": 1}), ("－7", {"-7": 1}),
+    ("我有3个", {"3": 1}),
+])
+def test_a_minus_sign_is_part_of_its_number(text, numbers):
+    assert digit_strings(text) == numbers
+
+
 @pytest.mark.parametrize("source, translation, kept", [
     ("I have 3 brothers and 2 sisters.", "我有3个兄弟和2姐妹。", True),
     ("I have 3 brothers and 2 sisters.", "我3个兄弟姐妹。", False),
@@ -26,6 +36,9 @@ def test_digit_strings_drop_thousands_separators_and_count_repeats():
     ("It costs 1,000 yuan.", "它要1000元。", True),
     ("3 and 3", "3", False),  # as often as in the source
     ("Hello.", "你好。", True),
+    ("It is -5 degrees.", "现在是5度。", False),  # the sign was lost
+    ("It is -5 degrees.", "现在是零下5度。", True),
+    ("It is -5 degrees.", "现在是-5度。", True),
 ])
 def test_keeps_numbers(source, translation, kept):
     assert keeps_numbers(source, translation) is kept
@@ -44,7 +57,7 @@ class FakeEngine:
     def __init__(self):
         self.calls = []
 
-    def search(self, batch, cfg, need_attention=False):
+    def search(self, batch, cfg, need_attention=False, cancel=None):
         self.calls.append((len(batch), cfg.beam_size, cfg.nbest))
         texts = ["19世纪90年代。", "1990年。", "1990年代。"] if cfg.beam_size >= 8 \
             else ["19世纪90年代。"]

@@ -39,17 +39,31 @@ def _temp_file(path: Path) -> Path:
 
 
 @contextmanager
+def _named_for(path: Path) -> Iterator[None]:
+    """An OSError about our temporary file is reported as one about ``path``: the user
+    named ``path`` and has never heard of ``.name.tmp-1234-abcd``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None and TMP_MARK in str(exc.filename):
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        raise
+
+
+@contextmanager
 def atomic_open(path: str | Path, encoding: str = "utf-8") -> Iterator[TextIO]:
     """Open a text file for writing that appears at ``path`` only when the block ends
     without an exception; otherwise the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
-    tmp = _temp_file(path)
+    with _named_for(path):
+        tmp = _temp_file(path)
     try:
-        with open(tmp, "w", encoding=encoding) as out:
+        with _named_for(path), open(tmp, "w", encoding=encoding) as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        with _named_for(path):
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -61,10 +75,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
-    tmp = _temp_file(path)
+    with _named_for(path):
+        tmp = _temp_file(path)
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with _named_for(path):
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -86,6 +86,9 @@ def test_attention_shapes_and_rows_sum_to_one(client, tiny_translator, per_head)
     (b'{"text": 42}', 422, "text"),
     (b'{"text": "a", "colour": "red"}', 422, "colour"),
     (b'{"text": "a", "beam": 0}', 422, "beam"),
+    (b'{"text": "a", "beam": true}', 422, "beam"),
+    (b'{"text": "a", "beam": "4"}', 422, "beam"),
+    (b'{"text": "a", "attention": 1}', 422, "attention"),
     (b'{"text": "a", "beam": 99}', 422, "larger than this server allows"),
     (b'{"text": "a", "beam": 2, "nbest": 3}', 422, "nbest (3) must be <= beam (2)"),
     (b'{"text": "\\ud800"}', 422, "surrogate"),
@@ -103,8 +106,34 @@ def test_limits_answer_413(client):
     assert r.status_code == 413 and "5001 characters" in r.json()["error"]
     r = post(client, {"texts": ["hi"] * 65})
     assert r.status_code == 413 and "too many texts" in r.json()["error"]
-    r = client.post("/api/translate", content=b" " * 5_000_000)
+    r = client.post("/api/translate", content=b" " * 5_000_000,
+                    headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and "too large" in r.json()["error"]
+
+
+def test_only_json_is_accepted_and_other_sites_get_no_cors_by_default(fake_translator):
+    """A text/plain POST is what a foreign web page can send without a CORS preflight:
+    refuse it (415); and answer no preflight unless --cors-origins allows the origin."""
+    body = b'{"text": "hi"}'
+    with TestClient(create_app(fake_translator(), ServeConfig(warmup=False))) as c:
+        for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"Content-Type": kind} if kind else {}
+            r = c.post("/api/translate", content=body, headers=headers)
+            assert r.status_code == 415 and "application/json" in r.json()["error"], kind
+        ok = c.post("/api/translate", content=body,
+                    headers={"Content-Type": "application/json; charset=utf-8"})
+        assert ok.status_code == 200
+        preflight = c.options("/api/translate", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in preflight.headers
+    cfg = ServeConfig(warmup=False, cors_origins=["https://good.example"])
+    with TestClient(create_app(fake_translator(), cfg)) as c:
+        asked = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+        good = c.options("/api/translate", headers={"Origin": "https://good.example", **asked})
+        assert good.headers["access-control-allow-origin"] == "https://good.example"
+        evil = c.options("/api/translate", headers={"Origin": "https://evil.example", **asked})
+        assert "access-control-allow-origin" not in evil.headers
 
 
 def test_health_and_unknown_routes(client, tiny_translator):

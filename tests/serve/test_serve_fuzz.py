@@ -79,4 +79,5 @@ def test_random_json_requests_get_a_json_answer(fuzz_client, body):
 @given(raw=st.one_of(st.binary(max_size=300),
                      TEXT.map(lambda t: t.encode("utf-8", "surrogatepass"))))
 def test_random_bytes_get_a_json_answer(fuzz_client, raw):
-    check(fuzz_client.post("/api/translate", content=raw))
+    check(fuzz_client.post("/api/translate", content=raw,
+                           headers={"Content-Type": "application/json"}))

@@ -7,12 +7,22 @@ A user error (bad config key, missing model, malformed input) prints one line,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from hanyi.errors import HanyiError
 from hanyi.version import __version__
 
 COMMANDS = ("prepare", "train", "translate", "evaluate", "serve", "export")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` runs: an output being
+    written atomically is discarded, never left behind as a temporary file."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         from hanyi.runtime import reexec_with_malloc_tuning
 
         reexec_with_malloc_tuning(sys.argv[1:] if argv is None else argv)
+    if args.command != "train":  # train saves a checkpoint on SIGTERM (cli/train.py)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args) or 0)
     except HanyiError as exc:
@@ -44,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hanyi: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("hanyi: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except BrokenPipeError:  # e.g. `hanyi translate ... | head`
         return 0
     except OSError as exc:  # unreadable / unwritable paths named by the user

@@ -26,7 +26,7 @@ SPEC_ENV = "HANYI_SERVE_SPEC"  # how the parent hands the settings to worker pro
 FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max_chars",
          "max_texts": "max_texts", "max_beam": "max_beam", "queue_size": "queue_size",
          "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
-         "warmup": "warmup"}
+         "warmup": "warmup", "cors_origins": "cors_origins"}
 
 
 def add_parser(sub) -> None:
@@ -53,6 +53,9 @@ def add_parser(sub) -> None:
                    help=f"wait for a batch to fill (default: {d.batch_wait_ms:g})")
     p.add_argument("--no-warmup", dest="warmup", action="store_false", default=None,
                    help="start serving without first translating one full batch")
+    p.add_argument("--cors-origins", nargs="+", metavar="ORIGIN",
+                   help="web origins whose pages may call the API from a browser, e.g. "
+                        "https://example.org (default: none; '*' for any)")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 

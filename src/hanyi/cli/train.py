@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from hanyi.cli.common import add_config_args, add_device_arg, config_from_args
 from hanyi.config import read_yaml
 from hanyi.errors import ConfigError
 from hanyi.runtime import pick_device, set_threads, setup_logging
+
+log = logging.getLogger("hanyi.train")
 
 
 def add_parser(sub) -> None:
@@ -47,8 +52,8 @@ class TqdmReporter:
             self.bar.set_postfix(postfix, refresh=False)
 
     def message(self, text):
-        if self.enabled:
-            (self.bar.write if self.bar is not None else print)(text)
+        if self.enabled:  # through logging: to the console above the bar, and to train.log
+            log.info("%s", text)
 
     def close(self):
         if self.bar is not None:
@@ -106,13 +111,14 @@ def run(args) -> int:
     setup_logging(args.verbose, str(out / "train.log") if dist.is_main else None)
     trainer = Trainer(cfg, out, device, TqdmReporter(dist.is_main), StopFlag(), dist)
     try:
-        summary = trainer.run(resume=args.resume)
+        with logging_redirect_tqdm():  # console log lines print above the progress bar
+            summary = trainer.run(resume=args.resume)
     except BaseException:
         dist.close(wait=False)
         raise
     dist.close()
     if dist.is_main:
-        print(f"stopped ({summary['reason']}) at step {summary['step']}, "
-              f"{summary['elapsed_minutes']} min; best dev BLEU {summary['best_bleu']:.2f} "
-              f"at step {summary['best_step']}; model: {out / 'best'}")
+        log.info("stopped (%s) at step %d, %s min; best dev BLEU %.2f at step %d; model: %s",
+                 summary["reason"], summary["step"], summary["elapsed_minutes"],
+                 summary["best_bleu"], summary["best_step"], out / "best")
     return 130 if summary["reason"] == "interrupted" else 0

@@ -26,14 +26,28 @@ def add_parser(sub) -> None:
     p.add_argument("--errors", choices=("strict", "replace"), default="strict",
                    help="invalid UTF-8 in the input: stop with the line number (strict) or "
                         "replace the bad bytes with U+FFFD (replace)")
+    p.add_argument("--in-place", action="store_true",
+                   help="allow -o to be the -i file (it is replaced by its translation)")
     p.add_argument("--scores", action="store_true", help="append ' ||| score' to hypotheses")
     add_model_args(p)
     p.set_defaults(run=run)
 
 
+def same_file(a: str, b: str) -> bool:
+    """Do the paths name one file (through links too)?"""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:  # b does not exist yet
+        return False
+
+
 def gather_lines(args) -> list[str]:
     if args.text and args.input:
         raise InputError("give sentences as arguments or with -i, not both")
+    if (args.input and args.input != "-" and args.output and not args.in_place
+            and same_file(args.input, args.output)):
+        raise InputError(f"-o {args.output} is the input file: its text would be replaced by "
+                         f"the translation; choose another -o, or pass --in-place")
     if args.text:
         return [line for text in args.text for line in (text.splitlines() or [""])]
     if args.input is None and stdin_is_interactive():

@@ -241,6 +241,9 @@ class ServeConfig:
     max_batch: int = 32  # texts translated together (dynamic batching); 1 = off
     batch_wait_ms: float = 5.0  # how long the batcher waits for more requests to join
     warmup: bool = True  # translate one full batch at start-up (memory and latency settle)
+    # web origins whose pages may call the API from a browser (CORS), e.g.
+    # ["https://example.org"]; none by default, "*" for any
+    cors_origins: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

@@ -16,16 +16,22 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+# A number: digits with decimal or thousands separators, and a minus sign that belongs to
+# it ("-5 degrees", "−3.5"), not the dash of a range or a name ("3-5", "COVID-19").
+DIGITS = re.compile(r"((?<![A-Za-z0-9])-)?(\d+(?:[.,]\d+)*)")
+# Chinese writes a negative number with a word: 零下5度 ("below zero"), 负5 ("negative").
+MINUS_WORDS = re.compile(r"(?:零下|负)(?=\d)")
+MINUS_SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-", "\u2013": "-"})
 
 
 def digit_strings(text: str) -> Counter:
-    """The numbers written in digits, thousands separators dropped: "1,000 and 3.5" ->
-    {"1000": 1, "3.5": 1}."""
+    """The numbers written in digits, signs kept, thousands separators dropped:
+    "-5 and 1,000 and 3.5" -> {"-5": 1, "1000": 1, "3.5": 1}; 零下5度 -> {"-5": 1}."""
+    text = MINUS_WORDS.sub("-", text.translate(MINUS_SIGNS))
     found = Counter()
     for match in DIGITS.finditer(text):
-        number = re.sub(r",(?=\d{3}\b)", "", match.group())
-        found[number] += 1
+        number = re.sub(r",(?=\d{3}\b)", "", match.group(2))
+        found[(match.group(1) or "") + number] += 1
     return found
 
 

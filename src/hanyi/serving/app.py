@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -49,7 +50,7 @@ from hanyi.version import __version__
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503, 504)}
+ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503, 504)}
 
 
 class ApiError(Exception):
@@ -64,7 +65,14 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
 
 
 async def read_json(request: Request, max_bytes: int) -> object:
-    """The request body as JSON: bounded in size, strict UTF-8, clear messages."""
+    """The request body as JSON: declared as JSON, bounded in size, strict UTF-8, clear
+    messages. Requiring ``Content-Type: application/json`` is what makes browsers ask
+    (CORS preflight) before another web site's page may post here: a ``text/plain``
+    form post needs no preflight."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, f"send the request as JSON with Content-Type: application/json "
+                            f"(got {media_type or 'no Content-Type'})")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, f"request body too large ({declared} bytes; limit {max_bytes})")
@@ -144,6 +152,10 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
                   description="English→Chinese translation with a from-scratch Transformer.")
     app.state.batcher, app.state.translator, app.state.serve_config = batcher, translator, cfg
     install_error_handlers(app)
+    if cfg.cors_origins:  # other web sites' pages allowed to call the API (none by default)
+        app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Authorization"])
     mount_pages(app)
     # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
     max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536

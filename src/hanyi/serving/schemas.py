@@ -32,10 +32,14 @@ class TranslateRequest(BaseModel):
 
     text: str | None = Field(None, description="one text to translate")
     texts: list[str] | None = Field(None, description="several texts, translated in order")
-    beam: int | None = Field(None, ge=1, description="beam size (1 = greedy); model default")
-    nbest: int | None = Field(None, ge=1, description="alternatives per text (<= beam)")
-    attention: bool = Field(False, description="return cross-attention weights")
-    attention_heads: bool = Field(False, description="per layer and head, not head-averaged")
+    # strict: JSON true is not a beam of 1, nor "4" a number (a clear 422 instead)
+    beam: int | None = Field(None, ge=1, strict=True,
+                             description="beam size (1 = greedy); model default")
+    nbest: int | None = Field(None, ge=1, strict=True,
+                              description="alternatives per text (<= beam)")
+    attention: bool = Field(False, strict=True, description="return cross-attention weights")
+    attention_heads: bool = Field(False, strict=True,
+                                  description="per layer and head, not head-averaged")
 
     @model_validator(mode="after")
     def _one_input(self) -> TranslateRequest:

@@ -304,6 +304,8 @@ class Trainer:
             self.reporter.update(s.step, metrics)
             if s.step % t.log_every == 0:
                 self.log_scalars({f"train_{k}": v for k, v in metrics.items()})
+                log.info("step %d: loss %.3f, lr %.2e, %.0f target tokens/s", s.step,
+                         metrics["loss"], metrics["lr"], metrics["tokens_per_s"])
             if s.step % t.eval_every == 0:
                 self.after_evaluation(self.evaluate())
             stop = self.dist.any(self.stop_requested())

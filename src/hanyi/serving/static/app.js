@@ -35,8 +35,15 @@ function setBusy(busy) {
 }
 
 function showError(message) {
+  // The previous translation goes: under a red message it would read as this text's.
   $("error").textContent = message;
   $("error").hidden = false;
+  $("output").textContent = "";
+  $("copy").disabled = true;
+  $("time").textContent = "";
+  $("alternatives").replaceChildren();
+  current = null;
+  $("attention-panel").hidden = true;
 }
 
 function showResult(data, roundTrip) {
