@@ -299,3 +299,11 @@ def test_run_dir_bookkeeping(tmp_path):
     run.append_history({"step": 400, "dev_bleu": 2.0})
     run.append_history({"step": 400, "dev_bleu": 2.5})  # evaluated again after a resume
     assert run.history() == [{"step": 200, "dev_bleu": 1.0}, {"step": 400, "dev_bleu": 2.5}]
+
+
+def test_flipped_bytes_in_the_weights_are_caught_on_load(saved):
+    data = bytearray((saved / "model.safetensors").read_bytes())
+    data[-100] ^= 0xFF  # one byte of a tensor: still valid safetensors, different numbers
+    (saved / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="damaged.*SHA-256"):
+        load_model_dir(saved)

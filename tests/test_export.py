@@ -227,3 +227,15 @@ def test_cli_export_then_translate_and_evaluate(tiny_run, tmp_path, capsys):
                  "--ref", str(data / "test.zh"), "--json"]) == 0
     assert "bleu" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert main(["export", "--model", str(out), "--out", str(tmp_path / "again")]) == 2
+
+
+def test_a_damaged_export_is_refused(toy_vocabs, small_model_config, tmp_path):
+    from hanyi.export import export_ctranslate2
+
+    export_ctranslate2(random_loaded(toy_vocabs, small_model_config, tmp_path),
+                       tmp_path / "ct2", "float32")
+    data = bytearray((tmp_path / "ct2" / "model.bin").read_bytes())
+    data[-10] ^= 0xFF
+    (tmp_path / "ct2" / "model.bin").write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="damaged"):
+        Translator.load(tmp_path / "ct2")

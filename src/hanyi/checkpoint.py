@@ -20,6 +20,7 @@ checkpoint, never half.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -66,6 +67,7 @@ def save_checkpoint(path: Path, model: Transformer, cfg: ExperimentConfig, src_v
     path = Path(path)
     with atomic_dir(path) as tmp:
         save_model(model, str(tmp / "model.safetensors"))
+        meta = {**meta, "weights_sha256": file_sha256(tmp / "model.safetensors")}
         (tmp / "config.yaml").write_text(config_to_yaml(cfg), encoding="utf-8")
         (tmp / "src.model").write_bytes(src_vocab.model_proto)
         (tmp / "tgt.model").write_bytes(tgt_vocab.model_proto)
@@ -108,8 +110,7 @@ def load_model_dir(path: str | Path, device: torch.device | str = "cpu") -> Load
     cfg = load_config_file(path)
     src_vocab, tgt_vocab = load_vocabs(path, cfg.direction, cfg.tokenizer.split_punctuation)
     model = build_model(cfg.model, src_vocab, tgt_vocab)
-    load_weights(model, path / "model.safetensors")
-    meta = load_meta(path / "meta.json")
+    meta = load_folder_weights(model, path)
     return LoadedModel(model.to(device).eval(), cfg, src_vocab, tgt_vocab, meta, path)
 
 
@@ -134,6 +135,38 @@ def load_meta(file: Path) -> dict:
         raise ModelLoadError(f"{file}: corrupt metadata ({exc})") from None
     if not isinstance(meta, dict):
         raise ModelLoadError(f"{file}: corrupt metadata (not a JSON object)")
+    return meta
+
+
+def file_sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(file: Path, expected: str | None) -> None:
+    """Flipped bits in a weights file load without complaint and translate into garbage:
+    compare with the checksum recorded when it was written (directories written before
+    hanyi 0.2.0 have none, and are not checked)."""
+    if expected is None:
+        return
+    if not file.is_file():
+        raise ModelLoadError(f"{file} not found")
+    actual = file_sha256(file)
+    if actual != expected:
+        raise ModelLoadError(f"{file} is damaged: its SHA-256 is {actual[:12]}…, the model "
+                             f"directory recorded {expected[:12]}… when it was saved; copy "
+                             f"the model again")
+
+
+def load_folder_weights(model: Transformer, folder: Path) -> dict:
+    """Load ``folder/model.safetensors`` into ``model`` after checking it against the
+    checksum in ``folder/meta.json``; returns that metadata."""
+    meta = load_meta(folder / "meta.json")
+    verify_checksum(folder / "model.safetensors", meta.get("weights_sha256"))
+    load_weights(model, folder / "model.safetensors")
     return meta
 
 

@@ -264,3 +264,15 @@ def test_serve_cli_reports_a_missing_model(tmp_path, capsys):
     assert "model directory not found" in capsys.readouterr().err
     assert main(["serve", "--model", str(tmp_path), "--port", "70000"]) == 2
     assert "serve.port" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_one_clear_error():
+    import socket
+
+    from hanyi.cli.serve import check_port_free
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is already in use"):
+            check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", port)  # free again

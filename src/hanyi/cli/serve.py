@@ -10,10 +10,12 @@ cores / N torch threads, so the processes do not fight over the CPU.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import logging
 import os
+import socket
 
 from hanyi.cli.common import add_model_args, decode_overrides, load_translator
 from hanyi.config import ServeConfig, from_dict, read_yaml, to_dict
@@ -81,6 +83,7 @@ def run(args) -> int:
     serve_config(args)  # a bad --config or flag fails before the model loads
     translator = load_translator(args)
     cfg = serve_config(args, translator.loaded.config.serve)
+    check_port_free(cfg.host, cfg.port)
     if not is_loopback(cfg.host):
         log.warning("binding %s: the server is reachable from other machines", cfg.host)
     common = dict(host=cfg.host, port=cfg.port, log_config=None,
@@ -112,6 +115,22 @@ def app_from_env():
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"])
     return create_app(translator, cfg)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """One clear error line now, instead of "serving on ..." followed by uvicorn's
+    multi-line bind error (there is a moment between this check and uvicorn's bind, but
+    the usual case, another server already listening, is caught)."""
+    if port == 0:
+        return
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use (another server?); "
+                              f"choose another with --port") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
 def is_loopback(host: str) -> bool:

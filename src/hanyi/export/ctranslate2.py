@@ -19,7 +19,7 @@ import logging
 import time
 from pathlib import Path
 
-from hanyi.checkpoint import EXPORT_META, LoadedModel
+from hanyi.checkpoint import EXPORT_META, LoadedModel, file_sha256
 from hanyi.config import config_to_yaml
 from hanyi.errors import ConfigError
 from hanyi.export.quantize_auto import choose_quantization
@@ -69,6 +69,7 @@ def _write_sidecar_files(loaded: LoadedModel, folder: Path, quantization: str,
         "source_meta": loaded.meta,
         "src_spm_sha256": loaded.src_vocab.sha256,
         "tgt_spm_sha256": loaded.tgt_vocab.sha256,
+        "model_bin_sha256": file_sha256(folder / "model.bin"),  # checked when loaded
         "hanyi_version": __version__,
         "ctranslate2_version": ctranslate2_version(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from hanyi.checkpoint import EXPORT_META, load_meta
+from hanyi.checkpoint import EXPORT_META, load_meta, verify_checksum
 from hanyi.config import DecodeConfig
 from hanyi.decoding import Cancel, Hypothesis, max_output_length
 from hanyi.decoding.constraints import check_cancel, loop_end
@@ -90,8 +90,9 @@ class CT2Engine:
         the fastest this device supports if it cannot run that one)."""
         ctranslate2 = _import_ctranslate2()
         path = Path(path)
+        meta = load_meta(path / EXPORT_META)
+        verify_checksum(path / "model.bin", meta.get("model_bin_sha256"))
         if compute_type is None:
-            meta = load_meta(path / EXPORT_META)
             compute_type = cpu_compute_type(meta.get("quantization", "auto"), device)
         self.compute_type = compute_type
         try:

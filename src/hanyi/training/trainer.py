@@ -26,9 +26,9 @@ import torch
 
 from hanyi.checkpoint import (
     average_weights,
+    load_folder_weights,
     load_state,
     load_training_state,
-    load_weights,
     save_checkpoint,
 )
 from hanyi.config import ExperimentConfig, config_to_yaml, replace
@@ -151,7 +151,7 @@ class Trainer:
         path = self.rundir.latest()
         if path is None:
             return False
-        load_weights(self.model, path / "model.safetensors")
+        load_folder_weights(self.model, path)
         saved = load_training_state(path)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.state = TrainState(**saved["state"])
@@ -360,7 +360,7 @@ def init_weights(model, folder: Path, src_vocab, tgt_vocab) -> None:
                               f"trains with; prepare the data with tokenizer.from_model: "
                               f"{folder}")
     try:
-        load_weights(model, folder / "model.safetensors")
+        load_folder_weights(model, folder)
     except ModelLoadError as exc:
         raise ConfigError(f"train.init_from: {exc} (the model section must match "
                           f"{folder / 'config.yaml'})") from None
