@@ -28,7 +28,8 @@ SPEC_ENV = "HANYI_SERVE_SPEC"  # how the parent hands the settings to worker pro
 FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max_chars",
          "max_texts": "max_texts", "max_beam": "max_beam", "queue_size": "queue_size",
          "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
-         "warmup": "warmup", "cors_origins": "cors_origins"}
+         "warmup": "warmup", "cors_origins": "cors_origins", "api_keys": "api_keys_file",
+         "rate_limit": "rate_limit", "char_limit": "char_limit"}
 
 
 def add_parser(sub) -> None:
@@ -58,6 +59,13 @@ def add_parser(sub) -> None:
     p.add_argument("--cors-origins", nargs="+", metavar="ORIGIN",
                    help="web origins whose pages may call the API from a browser, e.g. "
                         "https://example.org (default: none; '*' for any)")
+    p.add_argument("--api-keys", metavar="FILE",
+                   help="require an API key from this file (one per line; see docs/serve.md); "
+                        "default: $HANYI_API_KEYS_FILE, else no keys")
+    p.add_argument("--rate-limit", metavar="N/min",
+                   help="requests per key (or per client IP without keys), e.g. 60/min")
+    p.add_argument("--char-limit", metavar="N/min",
+                   help="characters of text per key (or client IP), e.g. 20000/min")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 
@@ -84,8 +92,7 @@ def run(args) -> int:
     translator = load_translator(args)
     cfg = serve_config(args, translator.loaded.config.serve)
     check_port_free(cfg.host, cfg.port)
-    if not is_loopback(cfg.host):
-        log.warning("binding %s: the server is reachable from other machines", cfg.host)
+    announce_access(cfg)
     common = dict(host=cfg.host, port=cfg.port, log_config=None,
                   access_log=not args.no_access_log)
     log.info("serving %s on http://%s:%d/", translator.name, cfg.host, cfg.port)
@@ -115,6 +122,23 @@ def app_from_env():
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"])
     return create_app(translator, cfg)
+
+
+def announce_access(cfg: ServeConfig) -> None:
+    """Say at start-up who can use the server (and fail now on a bad keys file)."""
+    from hanyi.serving.access import KEYS_ENV, load_api_keys
+
+    keys_file = cfg.api_keys_file or os.environ.get(KEYS_ENV)
+    if keys_file:
+        log.info("API keys required: %d keys from %s", len(load_api_keys(keys_file)),
+                 keys_file)
+    elif is_loopback(cfg.host):
+        log.info("no API keys: open to every program on this machine (%s only)", cfg.host)
+    else:
+        log.warning("binding %s WITHOUT API keys: anyone who can reach this machine can use "
+                    "the server; pass --api-keys FILE", cfg.host)
+    if not is_loopback(cfg.host):
+        log.warning("binding %s: the server is reachable from other machines", cfg.host)
 
 
 def check_port_free(host: str, port: int) -> None:

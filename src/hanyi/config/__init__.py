@@ -19,6 +19,7 @@ from hanyi.config.sections import (
     EvalSetConfig,
     ExperimentConfig,
     ModelConfig,
+    Rate,
     ServeConfig,
     SourceConfig,
     TokenizerConfig,
@@ -27,7 +28,7 @@ from hanyi.config.sections import (
 
 __all__ = [
     "DataConfig", "DecodeConfig", "EvalSetConfig", "ExperimentConfig", "ModelConfig",
-    "ServeConfig", "SourceConfig", "TokenizerConfig", "TrainConfig", "apply_overrides",
+    "Rate", "ServeConfig", "SourceConfig", "TokenizerConfig", "TrainConfig", "apply_overrides",
     "config_from_yaml_text", "config_to_yaml", "decode_with_overrides", "from_dict",
     "load_config", "parse_override", "read_yaml", "replace", "to_dict",
 ]

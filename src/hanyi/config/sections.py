@@ -11,6 +11,7 @@ Loading and validation of YAML live in ``config/loading.py``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -226,6 +227,25 @@ class DecodeConfig:
             raise ConfigError("decode.max_len_a must be >= 0 and decode.max_len_b >= 1")
 
 
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit, ``count`` per ``period_s`` seconds, written "60/min" (or N/s, N/hour)."""
+
+    count: int
+    period_s: float
+
+    PATTERN = re.compile(r"^(\d+)/(s|sec|second|min|minute|h|hour)$")
+    PERIODS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> Rate:
+        match = cls.PATTERN.match(text.strip())
+        if not match or int(match.group(1)) < 1:
+            raise ConfigError(f"{where}: {text!r} is not a rate; write N/min (or N/s, N/hour) "
+                              f"with N >= 1")
+        return cls(int(match.group(1)), cls.PERIODS[match.group(2)])
+
+
 @dataclass
 class ServeConfig:
     """`hanyi serve`: where it listens, what it accepts, how it queues and batches."""
@@ -244,6 +264,18 @@ class ServeConfig:
     # web origins whose pages may call the API from a browser (CORS), e.g.
     # ["https://example.org"]; none by default, "*" for any
     cors_origins: list[str] = field(default_factory=list)
+    # access control (serving/access.py): a keys file (also $HANYI_API_KEYS_FILE), and
+    # token-bucket limits per key, or per client IP without keys, e.g. "60/min"
+    api_keys_file: str | None = None
+    rate_limit: str | None = None  # requests
+    char_limit: str | None = None  # characters of text
+
+    @property
+    def rates(self) -> tuple[Rate | None, Rate | None]:
+        """(requests, characters) limits, parsed."""
+        return tuple(None if value is None else Rate.parse(value, f"serve.{name}")
+                     for name, value in (("rate_limit", self.rate_limit),
+                                         ("char_limit", self.char_limit)))
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -254,6 +286,7 @@ class ServeConfig:
                 raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
         if self.timeout_s <= 0 or self.batch_wait_ms < 0:
             raise ConfigError("serve.timeout_s must be > 0 and serve.batch_wait_ms >= 0")
+        self.rates  # noqa: B018 - a malformed rate fails when the config loads
 
 
 @dataclass

@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanyi.config import ServeConfig
 from hanyi.errors import HanyiError
+from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
 from hanyi.serving.schemas import (
@@ -50,7 +51,8 @@ from hanyi.version import __version__
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ERRORS = {code: {"model": ErrorResponse} for code in (400, 413, 415, 422, 503, 504)}
+ERRORS = {code: {"model": ErrorResponse}
+          for code in (400, 401, 403, 413, 415, 422, 429, 503, 504)}
 
 
 class ApiError(Exception):
@@ -118,6 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_request, exc: ApiError):
         return error_response(exc.status, exc.message, exc.headers)
 
+    @app.exception_handler(AccessError)
+    async def _access_error(_request, exc: AccessError):
+        return error_response(exc.status, exc.message, exc.headers)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request, exc: StarletteHTTPException):
         return error_response(exc.status_code, str(exc.detail))
@@ -137,6 +143,8 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
     batcher = DynamicBatcher(translator.translate, cfg.max_batch, cfg.batch_wait_ms,
                              cfg.queue_size)
+    gate = Gate.from_config(cfg)
+    logging.getLogger("uvicorn.access").addFilter(RedactKeys())  # keys never in the log
     started = time.time()
 
     @asynccontextmanager
@@ -178,7 +186,9 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     async def translate(request: Request):
         """Translate ``text`` (one string) or ``texts`` (a list) from English to Chinese."""
         t0 = time.perf_counter()
+        gate.check_header(request)  # a key in the header or query: refused before the body
         req = parse_request(await read_json(request, max_bytes))
+        gate.admit(request, req.api_key, sum(len(t) for t in req.all_texts))
         results = await run_request(req, translator, batcher, cfg, request)
         items = await run_in_threadpool(lambda: [to_item(r, req.attention_heads)
                                                  for r in results])

@@ -40,6 +40,8 @@ class TranslateRequest(BaseModel):
     attention: bool = Field(False, strict=True, description="return cross-attention weights")
     attention_heads: bool = Field(False, strict=True,
                                   description="per layer and head, not head-averaged")
+    api_key: str | None = Field(None, description="the API key, where the server needs one "
+                                                  "(or: Authorization: Bearer KEY)")
 
     @model_validator(mode="after")
     def _one_input(self) -> TranslateRequest:

@@ -14,11 +14,14 @@ async function translate() {
   setBusy(true);
   const t0 = performance.now();
   try {
+    const headers = { "Content-Type": "application/json" };
+    const key = $("api-key").value.trim();
+    if (key) headers.Authorization = `Bearer ${key}`;  // kept in this page only, never stored
     const response = await fetch("/api/translate", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body) });
+      method: "POST", headers, body: JSON.stringify(body) });
     const data = await response.json().catch(() => ({ error: response.statusText }));
     const roundTrip = performance.now() - t0;
+    if (response.status === 401 || response.status === 403) $("key-box").hidden = false;
     if (!response.ok) { showError(`${response.status}: ${data.error || "request failed"}`); return; }
     showResult(data, roundTrip);
   } catch (err) {
