@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from hanyi.config import DecodeConfig, ServeConfig
 from hanyi.inference import Translation, Translator
+from hanyi.inference.cache import TranslationCache
 from hanyi.serving import create_app
 
 
@@ -51,6 +52,9 @@ class FakeTranslator:
         self.name, self.device = "fake", "cpu"
         self.loaded = type("Loaded", (), {"meta": {}})()
         self.calls: list[list[str]] = []
+
+    def enable_cache(self, max_entries):
+        return TranslationCache(max_entries, "fake")  # the fake keeps no translations
 
     def with_options(self, **changes) -> DecodeConfig:
         return dataclasses.replace(self.decode_cfg, **changes)

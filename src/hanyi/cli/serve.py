@@ -29,7 +29,8 @@ FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max
          "max_texts": "max_texts", "max_beam": "max_beam", "queue_size": "queue_size",
          "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
          "warmup": "warmup", "cors_origins": "cors_origins", "api_keys": "api_keys_file",
-         "rate_limit": "rate_limit", "char_limit": "char_limit"}
+         "rate_limit": "rate_limit", "char_limit": "char_limit", "cache_size": "cache_size",
+         "metrics": "metrics"}
 
 
 def add_parser(sub) -> None:
@@ -66,6 +67,10 @@ def add_parser(sub) -> None:
                    help="requests per key (or per client IP without keys), e.g. 60/min")
     p.add_argument("--char-limit", metavar="N/min",
                    help="characters of text per key (or client IP), e.g. 20000/min")
+    p.add_argument("--cache-size", type=int, metavar="N",
+                   help=f"translations kept in memory, 0 = off (default: {d.cache_size})")
+    p.add_argument("--metrics", action="store_true", default=None,
+                   help="serve /metrics in the Prometheus text format")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 

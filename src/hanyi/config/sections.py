@@ -266,6 +266,8 @@ class ServeConfig:
     cors_origins: list[str] = field(default_factory=list)
     # access control (serving/access.py): a keys file (also $HANYI_API_KEYS_FILE), and
     # token-bucket limits per key, or per client IP without keys, e.g. "60/min"
+    cache_size: int = 10_000  # translations kept in memory (inference/cache.py); 0 = off
+    metrics: bool = False  # serve /metrics (Prometheus text format)
     api_keys_file: str | None = None
     rate_limit: str | None = None  # requests
     char_limit: str | None = None  # characters of text
@@ -280,6 +282,8 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"serve.port must be in 0..65535, got {self.port}")
+        if self.cache_size < 0:
+            raise ConfigError(f"serve.cache_size must be >= 0 (0 = off), got {self.cache_size}")
         for name in ("workers", "max_chars", "max_texts", "max_beam", "queue_size",
                      "max_batch"):
             if getattr(self, name) < 1:

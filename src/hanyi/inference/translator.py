@@ -28,6 +28,7 @@ from hanyi.checkpoint import LoadedModel, is_export_dir, load_export_dir, load_m
 from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
 from hanyi.decoding import Cancel, Hypothesis
 from hanyi.errors import ConfigError
+from hanyi.inference.cache import TranslationCache
 from hanyi.inference.ct2_engine import CT2Engine
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
@@ -69,6 +70,7 @@ class Translator:
         self._detokenize = detokenizer(self.target_language)
         self.device = torch.device(device)
         self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
+        self.cache: TranslationCache | None = None  # enable_cache() turns it on
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
@@ -137,8 +139,14 @@ class Translator:
         """One Translation per text, in order. ``cancel()``, if given, is asked between
         decoding steps; when it says True the call raises :class:`~hanyi.errors.Cancelled`."""
         cfg = decode or self.decode_cfg
-        encoded = [self.encode(t) if t.strip() else [] for t in texts]
-        results: list[Translation] = [Translation("") for _ in texts]
+        cache = None if need_attention else self.cache
+        keys = [cache.key(cfg, self.normalize(t)) if cache is not None else None
+                for t in texts]
+        cached = [cache.get(k) if cache is not None and t.strip() else None
+                  for k, t in zip(keys, texts, strict=True)]
+        encoded = [self.encode(t) if t.strip() and c is None else []
+                   for t, c in zip(texts, cached, strict=True)]
+        results: list[Translation] = [c or Translation("") for c in cached]
         todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
@@ -147,7 +155,16 @@ class Translator:
                 results[i] = self._to_translation(encoded[i], sentence_hyps)
         if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
             self._rescue_numbers(texts, encoded, results, cfg, need_attention, cancel)
+        if cache is not None:
+            for i in todo:
+                cache.put(keys[i], results[i])
         return results
+
+    def enable_cache(self, max_entries: int) -> TranslationCache:
+        """Keep the last ``max_entries`` translations (see inference/cache.py)."""
+        sha = self.loaded.meta.get("weights_sha256") or self.loaded.meta.get("model_bin_sha256")
+        self.cache = TranslationCache(max_entries, sha or str(self.loaded.path))
+        return self.cache
 
     def _rescue_numbers(self, texts: list[str], encoded: list[list[int]],
                         results: list[Translation], cfg: DecodeConfig,

@@ -26,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -143,6 +143,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
     batcher = DynamicBatcher(translator.translate, cfg.max_batch, cfg.batch_wait_ms,
                              cfg.queue_size)
+    cache = translator.enable_cache(cfg.cache_size) if cfg.cache_size else None
     gate = Gate.from_config(cfg)
     logging.getLogger("uvicorn.access").addFilter(RedactKeys())  # keys never in the log
     started = time.time()
@@ -164,6 +165,8 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
+    if cfg.metrics:
+        install_metrics(app, batcher, cache)
     mount_pages(app)
     # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
     max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
@@ -267,6 +270,32 @@ async def wait_for_answer(future, batcher: DynamicBatcher, timeout_s: float,
             batcher.abandon(future)
             answer.cancel()
             raise ApiError(499, "the client closed the connection")
+
+
+def install_metrics(app: FastAPI, batcher: DynamicBatcher, cache) -> None:
+    """``/metrics`` and the middleware that counts every API answer (serving/metrics.py)."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from hanyi.serving.metrics import Metrics
+
+    metrics = Metrics(batcher, cache)
+    routes = {"/api/translate", "/api/health"}
+    batcher.on_batch = lambda texts: (metrics.batch_texts.observe(len(texts)),
+                                      metrics.characters.inc(sum(len(t) for t in texts)))
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/api/"):  # known routes only: a bounded set of label values
+            metrics.observe_request(path if path in routes else "/api/other",
+                                    response.status_code, time.perf_counter() - t0)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def exposition():
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def mount_pages(app: FastAPI) -> None:

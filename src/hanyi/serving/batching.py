@@ -76,8 +76,9 @@ class DynamicBatcher:
     """
 
     def __init__(self, translate: TranslateFn, max_batch: int = 32, batch_wait_ms: float = 5.0,
-                 queue_size: int = 256):
+                 queue_size: int = 256, on_batch: Callable[[list[str]], None] | None = None):
         self._translate = translate
+        self.on_batch = on_batch  # told the texts of every batch that was translated
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_ms / 1000.0
         self.queue_size = queue_size
@@ -203,6 +204,8 @@ class DynamicBatcher:
             self._running_since = None
         self.stats.batches += 1
         self.stats.texts += len(texts)
+        if self.on_batch is not None:
+            self.on_batch(texts)
         start = 0
         for job in live:
             job.future.set_result(results[start:start + len(job.texts)])
