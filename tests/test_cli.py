@@ -47,7 +47,9 @@ def test_nbest_alternatives_share_the_input_line(model):
     (line,) = proc.stdout.decode().splitlines()
     alternatives = line.split("\t")
     assert len(alternatives) == 3 and all(" ||| " in a for a in alternatives)
-    scores = [float(a.rsplit(" ||| ", 1)[1]) for a in alternatives]
+    fields = [a.split(" ||| ") for a in alternatives]  # text ||| score ||| confidence
+    assert all(len(f) == 3 and 0.0 <= float(f[2]) <= 1.0 for f in fields)
+    scores = [float(f[1]) for f in fields]
     assert scores == sorted(scores, reverse=True)
 
 
@@ -172,3 +174,23 @@ def test_evaluate_without_sets_or_src_says_what_to_give(model, tmp_path):
     assert_user_error(hanyi("evaluate", "--model", model, "--config", str(cfg), "--sets", "b"),
                       "no eval set named 'b'", "choose from a")
     assert_user_error(hanyi("evaluate", "--model", model, "--src", "x.en"), "both --src")
+
+
+def test_confidence_is_calibrated_on_a_dev_set_and_garbage_scores_lower(model, tiny_run,
+                                                                         tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model, copy)
+    data = tiny_run / "data"
+    proc = hanyi("evaluate", "--model", str(copy), "--src", str(data / "dev.en"),
+                 "--ref", str(data / "dev.zh"), "--calibrate", "--json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = json.loads(proc.stdout)
+    assert (copy / "confidence.json").is_file() and report["calibration"]["sentences"] == 200
+    assert report["calibration"]["a"] > 0  # higher log-probability, more confidence
+    proc = hanyi("translate", "--model", str(copy), "--scores", "--beam", "1",
+                 "Tom likes tea.", "Qzx vvkp ttrr oo plmq?")
+    clean, garbage = (float(line.split(" ||| ")[2])
+                      for line in proc.stdout.decode().splitlines())
+    assert 0 <= garbage < clean <= 1

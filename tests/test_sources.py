@@ -204,3 +204,25 @@ def test_pkg_paths_point_into_installed_packages(tmp_path):
     with pytest.raises(DataError, match="not installed"):
         pairs_of(SourceConfig(name="d", path="pkg:no_such_package_here/x.txt",
                               format="cedict"), tmp_path)
+
+
+def test_generated_data_is_found_through_environment_variables(tmp_path, monkeypatch):
+    folder = tmp_path / "bt"
+    folder.mkdir()
+    (folder / "wiki.en").write_text("The river is long.\n", encoding="utf-8")
+    (folder / "wiki.zh").write_text("这条河很长。\n", encoding="utf-8")
+    source = SourceConfig(name="bt", path="$HANYI_BT/wiki", format="parallel", synthetic=True)
+    monkeypatch.delenv("HANYI_BT", raising=False)
+    with pytest.raises(DataError, match="environment variable HANYI_BT is not set"):
+        pairs_of(source, tmp_path / "elsewhere")
+    monkeypatch.setenv("HANYI_BT", str(folder))
+    pairs, _ = pairs_of(source, tmp_path / "elsewhere")  # an absolute path ignores the root
+    assert [p.zh for p in pairs] == ["这条河很长。"]
+
+
+def test_pairs_whose_english_side_is_not_english_are_dropped(tmp_path):
+    """A back-translation the reverse model passed through (Chinese on the English side)."""
+    (tmp_path / "c.en").write_text("I like tea.\n我喜欢咖啡。\n", encoding="utf-8")
+    (tmp_path / "c.zh").write_text("我喜欢茶。\n我喜欢咖啡。\n", encoding="utf-8")
+    pairs, rejects = pairs_of(SourceConfig(name="c", path="c", format="parallel"), tmp_path)
+    assert [p.en for p in pairs] == ["I like tea."] and rejects.counts["not_english"] == 1

@@ -36,3 +36,8 @@ def chrf(hypotheses: list[str], references: list[str]) -> Score:
     metric = CHRF()
     result = metric.corpus_score(hypotheses, [references])
     return Score("chrF", result.score, str(metric.get_signature()), str(result))
+
+
+def sentence_chrf(hypothesis: str, reference: str) -> float:
+    """chrF of one sentence (for calibrating confidence: is this translation good?)."""
+    return CHRF().sentence_score(hypothesis, [reference]).score

@@ -11,6 +11,7 @@ from pathlib import Path
 from hanyi.cli.common import add_model_args, load_translator, read_input
 from hanyi.config import EvalSetConfig, ExperimentConfig, load_config
 from hanyi.errors import ConfigError, InputError
+from hanyi.files import atomic_write_text
 from hanyi.runtime import setup_logging
 
 
@@ -32,6 +33,10 @@ def add_parser(sub) -> None:
                                      "several sets: to this directory, one NAME.zh each)")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict",
                    help="invalid UTF-8 in --src/--ref: stop (strict) or replace")
+    p.add_argument("--calibrate", action="store_true",
+                   help="instead of scoring: fit the confidence calibration on --src/--ref "
+                        "(a dev set, never the test set) and save it in the model directory "
+                        "as confidence.json")
     add_model_args(p)
     p.set_defaults(run=run)
 
@@ -71,6 +76,8 @@ def run(args) -> int:
         raise InputError("give both --src and --ref, or neither (to score eval_sets)")
     if args.src is not None and (args.config or args.sets):
         raise InputError("--config/--sets choose eval_sets: leave out --src/--ref with them")
+    if args.calibrate:
+        return run_calibration(args)
     if args.src is not None:
         tasks = [("", *read_pair(args.src, args.ref, args.errors))]
         translator = load_translator(args)
@@ -100,11 +107,34 @@ def run(args) -> int:
     return 0
 
 
+def run_calibration(args) -> int:
+    from hanyi.evaluation.calibration import calibrate, save_calibration
+
+    if args.src is None:
+        raise InputError("--calibrate needs --src and --ref: a dev set with references")
+    src, ref = read_pair(args.src, args.ref, args.errors)
+    translator = load_translator(args)
+    translator.calibration = None  # fit on the raw log-probabilities
+    fitted, table = calibrate(translator, src, ref, Path(args.src).name)
+    path = save_calibration(translator.loaded.path, fitted)
+    if args.json:
+        print(json.dumps({"calibration": fitted.__dict__, "reliability": table,
+                          "saved": str(path)}, ensure_ascii=False))
+        return 0
+    print(f"confidence = sigmoid({fitted.a:.3f} * mean token log-prob + {fitted.b:.3f}), "
+          f"fitted on {fitted.sentences} sentences (good = chrF >= {fitted.good_chrf:g})")
+    print(f"  {'confidence':>10} {'sentences':>9} {'mean':>6} {'good':>6}")
+    for row in table:
+        print(f"  {row['confidence']:>10} {row['sentences']:>9} {row['mean_confidence']:>6.3f}"
+              f" {row['good']:>6.3f}")
+    print(f"saved {path}")
+    return 0
+
+
 def write_hypotheses(target: str, name: str, hypotheses: list[str]) -> None:
     path = Path(target) / f"{name}.zh" if name else Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(h + "\n" for h in hypotheses)
+    atomic_write_text(path, "".join(h + "\n" for h in hypotheses))
 
 
 def print_reports(results: dict) -> None:

@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
                         "replace the bad bytes with U+FFFD (replace)")
     p.add_argument("--in-place", action="store_true",
                    help="allow -o to be the -i file (it is replaced by its translation)")
-    p.add_argument("--scores", action="store_true", help="append ' ||| score' to hypotheses")
+    p.add_argument("--scores", action="store_true",
+                   help="append ' ||| score ||| confidence' to hypotheses (score: length-"
+                        "normalised log P; confidence: 0..1, see docs/serve.md)")
     add_model_args(p)
     p.set_defaults(run=run)
 
@@ -59,12 +61,16 @@ def gather_lines(args) -> list[str]:
 
 
 def format_line(translation, scores: bool) -> str:
-    def one(text: str, score: float) -> str:
-        return f"{text} ||| {score:.4f}" if scores else text
+    """The translation; with --scores: ``text ||| score ||| confidence`` (the numbers the
+    API gives), n-best alternatives tab-separated."""
+    def one(text: str, score: float, sure: float) -> str:
+        return f"{text} ||| {score:.4f} ||| {sure:.3f}" if scores else text
 
     if len(translation.alternatives) > 1:
-        return "\t".join(one(t, s) for t, s in translation.alternatives)
-    return one(translation.text, translation.score) if translation.text else ""
+        return "\t".join(one(*alternative) for alternative in translation.alternatives)
+    if not translation.text:
+        return ""
+    return one(translation.text, translation.score, translation.confidence)
 
 
 def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:

@@ -196,6 +196,9 @@ class DecodeConfig:
     # rule in decoding/constraints.py it bounds the work one sentence can cost
     max_output_tokens: int = 400
     stop_loops: bool = True  # end a hypothesis caught repeating itself (decoding/constraints)
+    # text whose letters are mostly not in the source language's script (Chinese given to
+    # an English->Chinese model) is passed through unchanged, flagged (tokenization/script)
+    pass_through: bool = True
     # the number rescue: after beam search (never greedy), re-decode with this beam when
     # digits are lost (0 = off); see inference/numbers.py
     keep_numbers_beam: int = 8

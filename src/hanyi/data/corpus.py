@@ -30,6 +30,7 @@ from hanyi.data.lexicon import cedict_pairs, resolve
 from hanyi.data.markup import clean_markup, has_placeholder, strip_accelerators
 from hanyi.errors import DataError
 from hanyi.tokenization.normalize import normalize_en, normalize_zh
+from hanyi.tokenization.script import is_in_language
 from hanyi.tokenization.sentences import split_en, split_zh
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -216,6 +217,9 @@ def clean(pair: Pair, cfg: DataConfig, rejects: Rejects) -> Pair | None:
         return None
     if not _HAN.search(zh):
         rejects.add("no_han", pair.origin, zh)
+        return None
+    if not is_in_language(en, "en"):  # e.g. a back-translation the model passed through
+        rejects.add("not_english", pair.origin, en)
         return None
     ratio = len(en) / len(zh)
     if not cfg.min_ratio <= ratio <= cfg.max_ratio:

@@ -16,6 +16,7 @@ installed package.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +33,15 @@ _FOREIGN = re.compile(r"[\u3400-\u9fff\[\]|]")
 
 
 def resolve(path: str, root: Path) -> Path:
-    """``pkg:NAME/rest`` -> the file inside the installed package NAME; else ``root/path``."""
+    """``pkg:NAME/rest`` -> the file inside the installed package NAME; else ``root/path``,
+    with ``$VARIABLES`` and ``~`` expanded (an absolute path stays as it is): generated data
+    such as back-translations lives outside the shared corpora, e.g. ``$HANYI_BT/wikipedia``."""
     if not path.startswith("pkg:"):
-        return root / path
+        expanded = os.path.expanduser(os.path.expandvars(path))
+        missing = re.search(r"\$\{?(\w+)", expanded)
+        if missing:
+            raise DataError(f"{path}: the environment variable {missing.group(1)} is not set")
+        return root / expanded
     package, _, rest = path[4:].partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

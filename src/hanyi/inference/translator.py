@@ -29,11 +29,13 @@ from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
 from hanyi.decoding import Cancel, Hypothesis
 from hanyi.errors import ConfigError
 from hanyi.inference.cache import TranslationCache
+from hanyi.inference.confidence import confidence, load_calibration, mean_log_prob
 from hanyi.inference.ct2_engine import CT2Engine
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
 from hanyi.tokenization import Vocab
 from hanyi.tokenization.languages import detokenizer, languages, normalizer
+from hanyi.tokenization.script import is_in_language
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,11 @@ def default_model_path() -> Path:
 class Translation:
     text: str
     score: float = 0.0  # length-normalised log-probability of the best hypothesis
-    alternatives: list[tuple[str, float]] = field(default_factory=list)  # n-best, best first
+    confidence: float = 1.0  # 0..1, see inference/confidence.py (1.0 for an empty input)
+    token_log_prob: float = 0.0  # mean log-probability per output token (EOS included)
+    passed_through: bool = False  # not in the source language's script: returned unchanged
+    # n-best, best first: (text, score, confidence)
+    alternatives: list[tuple[str, float, float]] = field(default_factory=list)
     src_tokens: list[str] = field(default_factory=list)
     tgt_tokens: list[str] = field(default_factory=list)  # ends with "</s>"
     attention: torch.Tensor | None = None  # (L, H, T, S) cross-attention, if asked
@@ -71,6 +77,7 @@ class Translator:
         self.device = torch.device(device)
         self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
         self.cache: TranslationCache | None = None  # enable_cache() turns it on
+        self.calibration = load_calibration(loaded.path)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
@@ -144,9 +151,13 @@ class Translator:
                 for t in texts]
         cached = [cache.get(k) if cache is not None and t.strip() else None
                   for k, t in zip(keys, texts, strict=True)]
-        encoded = [self.encode(t) if t.strip() and c is None else []
-                   for t, c in zip(texts, cached, strict=True)]
-        results: list[Translation] = [c or Translation("") for c in cached]
+        foreign = [cfg.pass_through and not is_in_language(t, self.source_language)
+                   for t in texts]
+        encoded = [self.encode(t) if t.strip() and c is None and not f else []
+                   for t, c, f in zip(texts, cached, foreign, strict=True)]
+        results: list[Translation] = [
+            Translation(t, passed_through=True, alternatives=[(t, 0.0, 1.0)]) if f
+            else c or Translation("") for t, c, f in zip(texts, cached, foreign, strict=True)]
         todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
@@ -196,10 +207,15 @@ class Translator:
 
     def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:
         best = hyps[0]
+        per_token = [mean_log_prob(h.log_prob, len(h.tokens)) for h in hyps]
+        sure = [confidence(x, self.calibration) for x in per_token]
         return Translation(
             text=self.detokenize(best.tokens),
             score=float(best.score),
-            alternatives=[(self.detokenize(h.tokens), float(h.score)) for h in hyps],
+            confidence=sure[0],
+            token_log_prob=per_token[0],
+            alternatives=[(self.detokenize(h.tokens), float(h.score), c)
+                          for h, c in zip(hyps, sure, strict=True)],
             src_tokens=self.src_vocab.pieces(src_ids),
             tgt_tokens=self.tgt_vocab.pieces(best.tokens) + ["</s>"],
             attention=None if best.attention is None else best.attention.permute(1, 2, 0, 3),

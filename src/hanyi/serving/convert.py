@@ -35,7 +35,9 @@ def to_item(t: Translation, per_head: bool = False) -> TranslationItem:
     return TranslationItem(
         translation=t.text,
         score=finite(t.score),
-        alternatives=[Alternative(text=text, score=finite(score))
-                      for text, score in t.alternatives],
+        confidence=round(t.confidence, 4),
+        passed_through=t.passed_through,
+        alternatives=[Alternative(text=text, score=finite(score), confidence=round(sure, 4))
+                      for text, score, sure in t.alternatives],
         attention=None if t.attention is None else attention_of(t, per_head),
     )

@@ -86,6 +86,7 @@ def check_limits(request: TranslateRequest, cfg: ServeConfig, model_beam: int) -
 class Alternative(BaseModel):
     text: str
     score: float | None
+    confidence: float = 1.0
 
 
 class Attention(BaseModel):
@@ -105,6 +106,9 @@ class Attention(BaseModel):
 class TranslationItem(BaseModel):
     translation: str
     score: float | None  # length-normalised log-probability (null if not finite)
+    confidence: float = 1.0  # 0..1: how sure the model is (inference/confidence.py)
+    # the text was not in the model's source language (e.g. already Chinese): returned as is
+    passed_through: bool = False
     alternatives: list[Alternative] = Field(default_factory=list)  # n-best, best first
     attention: Attention | None = None
 

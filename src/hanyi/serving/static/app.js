@@ -44,14 +44,27 @@ function showError(message) {
   $("output").textContent = "";
   $("copy").disabled = true;
   $("time").textContent = "";
+  $("confidence").textContent = "";
+  $("output").classList.remove("low");
   $("alternatives").replaceChildren();
   current = null;
   $("attention-panel").hidden = true;
 }
 
+const LOW_CONFIDENCE = 0.5;  // below this the translation is marked (docs/serve.md)
+
+function showConfidence(confidence) {
+  const low = confidence < LOW_CONFIDENCE;
+  $("confidence").textContent = `confidence ${confidence.toFixed(2)}` +
+                                (low ? " — low: check this translation" : "");
+  $("confidence").classList.toggle("low", low);
+  $("output").classList.toggle("low", low);
+}
+
 function showResult(data, roundTrip) {
   $("error").hidden = true;
   $("output").textContent = data.translation;
+  showConfidence(data.confidence);
   $("copy").disabled = !data.translation;
   $("time").textContent = `${data.time_ms.toFixed(0)} ms on the server, ` +
                           `${roundTrip.toFixed(0)} ms round trip`;

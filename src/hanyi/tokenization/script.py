@@ -1,0 +1,56 @@
+"""Which writing system a text is in: a cheap, dependency-free guard against translating
+text that is not in the model's source language.
+
+A model trained on English input "translates" Chinese, Russian or Korean input into fluent
+garbage. Telling English from French needs a language model; telling Latin letters from Han
+characters, Cyrillic or Hangul needs only Unicode: ``unicodedata.name`` starts with the
+script ("CJK UNIFIED IDEOGRAPH-4F60", "CYRILLIC SMALL LETTER A"). We count the *letters*
+(digits, punctuation and spaces say nothing), weighted, and call the script that has most.
+Measured on 200 lines of English, Chinese and mixed text in bench/script_detect.py
+(docs/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+# script of a letter, from the first word of its Unicode name
+SCRIPT_OF_NAME = {"LATIN": "latin", "CJK": "han", "HIRAGANA": "kana", "KATAKANA": "kana",
+                  "HANGUL": "hangul", "CYRILLIC": "cyrillic", "GREEK": "greek",
+                  "ARABIC": "arabic", "HEBREW": "hebrew", "THAI": "thai",
+                  "DEVANAGARI": "devanagari", "FULLWIDTH": "latin"}
+# A Chinese character carries about a word, an English word has ~5 letters: count the
+# characters of the scripts without spaces between words 3 times, so that "我昨天在
+# Starbucks 见了他。" is Chinese and "I met 李明 in Beijing." English.
+WEIGHT = {"han": 3, "kana": 3, "hangul": 2, "thai": 2}
+# the script each model language is written in
+LANGUAGE_SCRIPT = {"en": "latin", "zh": "han"}
+
+
+def letter_scripts(text: str) -> Counter:
+    counts: Counter = Counter()
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            script = SCRIPT_OF_NAME.get(name.split(" ", 1)[0], "other")
+            counts[script] += WEIGHT.get(script, 1)
+    return counts
+
+
+def main_script(text: str) -> str | None:
+    """The script of most of the letters ("latin", "han", "kana", "hangul", "cyrillic",
+    ...), or None for a text without letters (numbers, punctuation, emoji)."""
+    counts = letter_scripts(text)
+    if not counts:
+        return None
+    if counts["kana"]:  # Japanese mixes kana with kanji (Han); any kana means Japanese
+        return "kana"
+    return counts.most_common(1)[0][0]
+
+
+def is_in_language(text: str, language: str) -> bool:
+    """False only when ``text`` has letters and most of them are not in ``language``'s
+    script (a Chinese name in an English sentence is fine; so is "3 + 4 = 7")."""
+    script = main_script(text)
+    return script is None or script == LANGUAGE_SCRIPT[language]
