@@ -279,6 +279,9 @@ def test_atomic_writes_keep_usual_permissions_and_leave_nothing_on_failure(tmp_p
     assert target.read_text() == "one\n" and files.stale_temporaries(tmp_path) == []
     files.atomic_write_text(target, "two\n")
     assert target.read_text() == "two\n" and (target.stat().st_mode & 0o777) == 0o640
+    with files.atomic_dir(tmp_path / "model") as folder:
+        (folder / "weights").write_text("w")
+    assert ((tmp_path / "model").stat().st_mode & 0o777) == (0o777 & ~umask)  # not 0700
 
 
 def test_run_dir_bookkeeping(tmp_path):

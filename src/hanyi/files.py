@@ -119,12 +119,19 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + TMP_MARK, dir=path.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); a model dir is not
     try:
         yield tmp
         replace_dir(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def stale_temporaries(folder: Path) -> list[Path]:
