@@ -276,3 +276,22 @@ def test_a_port_in_use_is_one_clear_error():
         with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is already in use"):
             check_port_free("127.0.0.1", port)
     check_port_free("127.0.0.1", port)  # free again
+
+
+def test_a_body_that_trickles_in_gets_408():
+    import asyncio
+
+    from hanyi.serving.app import ApiError, read_json
+
+    class Trickle:  # the part of a starlette Request that read_json uses
+        headers = {"content-type": "application/json"}
+
+        async def stream(self):
+            for byte in b'{"text": "hi"}':
+                await asyncio.sleep(0.05)
+                yield bytes([byte])
+
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(read_json(Trickle(), 1000, body_timeout_s=0.2))
+    assert caught.value.status == 408
+    assert asyncio.run(read_json(Trickle(), 1000, body_timeout_s=5)) == {"text": "hi"}

@@ -30,7 +30,7 @@ FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max
          "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
          "warmup": "warmup", "cors_origins": "cors_origins", "api_keys": "api_keys_file",
          "rate_limit": "rate_limit", "char_limit": "char_limit", "cache_size": "cache_size",
-         "metrics": "metrics"}
+         "metrics": "metrics", "body_timeout": "body_timeout_s"}
 
 
 def add_parser(sub) -> None:
@@ -51,6 +51,9 @@ def add_parser(sub) -> None:
                    help=f"texts waiting before 503 (default: {d.queue_size})")
     p.add_argument("--timeout", type=float,
                    help=f"seconds per request before 504 (default: {d.timeout_s:g})")
+    p.add_argument("--body-timeout", type=float,
+                   help=f"seconds for a request body to arrive before 408 "
+                        f"(default: {d.body_timeout_s:g})")
     p.add_argument("--max-batch", type=int,
                    help=f"texts batched together, 1 = no batching (default: {d.max_batch})")
     p.add_argument("--batch-wait-ms", type=float,

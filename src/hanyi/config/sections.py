@@ -261,6 +261,7 @@ class ServeConfig:
     max_beam: int = 8  # largest beam a request may ask for
     queue_size: int = 256  # texts waiting for the model; a full queue answers 503
     timeout_s: float = 30.0  # per request, queueing included; later -> 504
+    body_timeout_s: float = 10.0  # a request body that takes longer to arrive -> 408
     max_batch: int = 32  # texts translated together (dynamic batching); 1 = off
     batch_wait_ms: float = 5.0  # how long the batcher waits for more requests to join
     warmup: bool = True  # translate one full batch at start-up (memory and latency settle)
@@ -291,8 +292,9 @@ class ServeConfig:
                      "max_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"serve.{name} must be >= 1, got {getattr(self, name)}")
-        if self.timeout_s <= 0 or self.batch_wait_ms < 0:
-            raise ConfigError("serve.timeout_s must be > 0 and serve.batch_wait_ms >= 0")
+        if self.timeout_s <= 0 or self.batch_wait_ms < 0 or self.body_timeout_s <= 0:
+            raise ConfigError("serve.timeout_s and serve.body_timeout_s must be > 0, "
+                              "serve.batch_wait_ms >= 0")
         self.rates  # noqa: B018 - a malformed rate fails when the config loads
 
 

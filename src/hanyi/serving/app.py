@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 ERRORS = {code: {"model": ErrorResponse}
-          for code in (400, 401, 403, 413, 415, 422, 429, 503, 504)}
+          for code in (400, 401, 403, 408, 413, 415, 422, 429, 503, 504)}
 
 
 class ApiError(Exception):
@@ -66,7 +66,7 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
                         headers=headers)
 
 
-async def read_json(request: Request, max_bytes: int) -> object:
+async def read_json(request: Request, max_bytes: int, body_timeout_s: float = 10.0) -> object:
     """The request body as JSON: declared as JSON, bounded in size, strict UTF-8, clear
     messages. Requiring ``Content-Type: application/json`` is what makes browsers ask
     (CORS preflight) before another web site's page may post here: a ``text/plain``
@@ -78,13 +78,13 @@ async def read_json(request: Request, max_bytes: int) -> object:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise ApiError(413, f"request body too large ({declared} bytes; limit {max_bytes})")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise ApiError(413, f"request body too large (over {max_bytes} bytes)")
+    try:  # a client that sends its body byte by byte must not hold a connection for ever
+        body = await asyncio.wait_for(read_body(request, max_bytes), body_timeout_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {body_timeout_s:g} s",
+                       headers={"Connection": "close"}) from None
     try:
-        text = bytes(body).decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"request body is not valid UTF-8 (bad byte at offset "
                             f"{exc.start})") from None
@@ -97,6 +97,15 @@ async def read_json(request: Request, max_bytes: int) -> object:
                             f"{exc.msg}") from None
     except RecursionError:
         raise ApiError(400, "malformed JSON: nested too deeply") from None
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ApiError(413, f"request body too large (over {max_bytes} bytes)")
+    return bytes(body)
 
 
 def parse_request(payload: object) -> TranslateRequest:
@@ -190,7 +199,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         """Translate ``text`` (one string) or ``texts`` (a list) from English to Chinese."""
         t0 = time.perf_counter()
         gate.check_header(request)  # a key in the header or query: refused before the body
-        req = parse_request(await read_json(request, max_bytes))
+        req = parse_request(await read_json(request, max_bytes, cfg.body_timeout_s))
         gate.admit(request, req.api_key, sum(len(t) for t in req.all_texts))
         results = await run_request(req, translator, batcher, cfg, request)
         items = await run_in_threadpool(lambda: [to_item(r, req.attention_heads)
