@@ -171,7 +171,8 @@ def main(argv=None) -> int:
     good.take()
     start_rss = rss_mib(proc.pid)
     print(f"server RSS at start: {start_rss:.0f} MiB")
-    print("| attack | statuses | server errors | good client p50 / p95 ms | good failures | RSS MiB |")
+    print("| attack | statuses | server errors | good client p50 / p95 ms | good failures "
+          "| RSS MiB |")
     print("|---|---|---|---|---|---|")
     try:
         for name, attack in (("burst", burst), ("oversized", oversized), ("slow", slow),
