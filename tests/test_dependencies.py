@@ -19,7 +19,8 @@ SRC = REPO / "src" / "hanyi"
 
 # The floors of the building: a module may import only from floors below its own (and from
 # its own package). Floor 0 holds leaves that import nothing from hanyi; training, export and
-# evaluation stand beside each other on one floor, above inference; the shells on top. The
+# documents stand beside each other on one floor above inference; evaluation (which scores
+# what `hanyi translate` outputs, through documents) and serving above them; the CLI on top. The
 # package face (``hanyi/__init__.py``) is imported by users only: no module imports it.
 FLOORS = {
     "version": 0, "errors": 0, "files": 0, "metrics": 0,
@@ -29,8 +30,8 @@ FLOORS = {
     "model": 4,
     "checkpoint": 5, "decoding": 5,
     "inference": 6,
-    "training": 7, "export": 7, "evaluation": 7,
-    "serving": 8,
+    "training": 7, "export": 7, "documents": 7,
+    "evaluation": 8, "serving": 8,
     "cli": 9, "__main__": 10,
 }
 SHELLS = {"cli", "serving"}

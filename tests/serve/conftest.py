@@ -45,6 +45,9 @@ def client(tiny_translator):
 class FakeTranslator:
     """Echoes its input upper-cased; ``gate`` (when set) holds every call until released."""
 
+    source_language, target_language = "en", "zh"
+    src_vocab = type("WordVocab", (), {"encode": staticmethod(str.split)})()  # for documents
+
     def __init__(self, gate: threading.Event | None = None, delay_s: float = 0.0):
         self.decode_cfg = DecodeConfig(beam_size=1)
         self.gate, self.delay_s = gate, delay_s
@@ -52,6 +55,10 @@ class FakeTranslator:
         self.name, self.device = "fake", "cpu"
         self.loaded = type("Loaded", (), {"meta": {}})()
         self.calls: list[list[str]] = []
+
+    @staticmethod
+    def normalize(text: str) -> str:
+        return text
 
     def enable_cache(self, max_entries):
         return TranslationCache(max_entries, "fake")  # the fake keeps no translations

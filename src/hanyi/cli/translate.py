@@ -1,6 +1,7 @@
 """`hanyi translate`: text from arguments, a file (-i) or stdin; one output line per input
-line, always (an empty line gives an empty line). With --nbest N > 1 the N hypotheses of a
-sentence share its line, separated by tabs."""
+line, always (an empty line gives an empty line). A line may hold many sentences and be of
+any length: it is split into sentences and translated whole (hanyi.documents). With
+--nbest N > 1 the N hypotheses of a one-sentence line share its line, separated by tabs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
+from hanyi.documents import translate_texts
 from hanyi.errors import InputError
 from hanyi.files import atomic_open
 from hanyi.runtime import setup_logging
@@ -75,7 +77,7 @@ def format_line(translation, scores: bool) -> str:
 
 def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:
     for start in range(0, len(lines), CHUNK):
-        translations = translator.translate(lines[start:start + CHUNK])
+        translations = translate_texts(translator, lines[start:start + CHUNK])
         out.writelines(format_line(translation, scores) + "\n" for translation in translations)
         out.flush()
 

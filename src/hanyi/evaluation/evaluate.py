@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from hanyi.config import DecodeConfig
+from hanyi.documents import translate_texts
 from hanyi.inference import Translator
 from hanyi.metrics import Score, bleu, chrf
 
@@ -60,7 +61,8 @@ class Report:
 def evaluate(translator: Translator, sources: list[str], references: list[str],
              decode: DecodeConfig | None = None, lengths: bool = False) -> Report:
     start = time.perf_counter()
-    hypotheses = [t.text for t in translator.translate(sources, decode)]
+    # the pipeline `hanyi translate` runs: a line of several sentences is split and joined
+    hypotheses = [t.text for t in translate_texts(translator, sources, decode)]
     seconds = time.perf_counter() - start
     language = translator.target_language
     rows = by_length(sources, hypotheses, references, language) if lengths else None

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanyi.config import ServeConfig
+from hanyi.documents import translate_texts
 from hanyi.errors import HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
@@ -150,8 +151,10 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
     """The app for one loaded :class:`~hanyi.inference.Translator`."""
     cfg = cfg or ServeConfig()
-    batcher = DynamicBatcher(translator.translate, cfg.max_batch, cfg.batch_wait_ms,
-                             cfg.queue_size)
+    def translate(texts, decode, need_attention, cancel=None):  # texts of any length
+        return translate_texts(translator, texts, decode, need_attention, cancel)
+
+    batcher = DynamicBatcher(translate, cfg.max_batch, cfg.batch_wait_ms, cfg.queue_size)
     cache = translator.enable_cache(cfg.cache_size) if cfg.cache_size else None
     gate = Gate.from_config(cfg)
     logging.getLogger("uvicorn.access").addFilter(RedactKeys())  # keys never in the log

@@ -1,0 +1,12 @@
+"""Real text in, real text out: the layer above :mod:`hanyi.inference`.
+
+A :class:`~hanyi.inference.Translator` translates *sentences*. What people paste is lines,
+paragraphs and documents; :mod:`hanyi.documents.text` cuts them into sentences, translates
+every sentence of a request in one batch, and puts the translation back together with the
+layout kept (line breaks, blank lines, indentation) and the sentences joined the way the
+target language joins them.
+"""
+
+from hanyi.documents.text import translate_texts
+
+__all__ = ["translate_texts"]
