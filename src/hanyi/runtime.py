@@ -44,7 +44,8 @@ def setup_logging(verbose: bool = False, file: str | None = None) -> None:
 
 # glibc reads these at process start. Large thresholds keep freed memory in the heap
 # instead of returning it to the OS after every step; the page faults that would follow
-# cost 15-25% of training speed on these CPUs (../shared/notes/cpu-measurements.md).
+# cost about a third of training speed (docs/RESULTS.md, "Training speed": 1,170 -> 1,690
+# fp32 target tokens/s with these settings).
 MALLOC_TUNING = {"MALLOC_MMAP_THRESHOLD_": "4294967296",
                  "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 

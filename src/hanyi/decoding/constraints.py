@@ -40,14 +40,24 @@ class Hypothesis:
 
 def length_normalize(log_prob: torch.Tensor | float, length: int, alpha: float):
     """Score for ranking: sum of log-probs / length^alpha. alpha = 0 keeps raw log P,
-    which favours short outputs; alpha = 1 is the per-token average."""
+    which favours short outputs; alpha = 1 is the per-token average.
+
+    DEVIATION: §6.1 of the paper uses the length penalty of Wu et al. (2016, GNMT),
+    lp(Y) = (5 + |Y|)^α / (5 + 1)^α with α = 0.6. We divide by |Y|^α (fairseq's
+    ``lenpen``; CTranslate2 computes the same, so both engines rank alike), α =
+    ``decode.length_penalty``, default 1.0."""
     return log_prob / (length ** alpha)
 
 
 def max_output_length(source_tokens: int, cfg: DecodeConfig) -> int:
     """The length cap of one sentence: ``a * source_tokens + b`` output tokens, EOS included
     (rounded down), and never more than ``cfg.max_output_tokens``. The one home of this
-    rule: every engine and the search use it."""
+    rule: every engine and the search use it.
+
+    DEVIATION: §6.1: "We set the maximum output length during inference to input length +
+    50, but terminate early when possible." Chinese output is shorter than English input in
+    tokens, and the cap is what bounds a runaway hypothesis, so ours scales with the input
+    (default 2·S + 10) and has an absolute ceiling."""
     return min(int(source_tokens * cfg.max_len_a) + cfg.max_len_b, cfg.max_output_tokens)
 
 

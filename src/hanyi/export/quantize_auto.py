@@ -1,9 +1,10 @@
 """`--quantization auto`: pick CTranslate2's weight type for this machine by measurement.
 
-Which type is fastest depends on the CPU, the model size and the batch size, and not in the
-direction one expects: on the AMD EPYC we develop on, CTranslate2 int8 is *slower* than
-float32 at batch 1 (oneDNN's int8 GEMM is poor for one row) and faster only in large
-batches (../shared/notes/cpu-measurements.md §3). So we do not guess. At export time we
+Which type is fastest depends on the CPU, the model size and the batch size, and not always
+in the direction one expects: one measurement on the AMD EPYC we develop on, with random
+weights, found CTranslate2 int8 *slower* than float32 at batch 1; the shipped model on the
+same kind of machine was faster in int8 at every batch size (docs/RESULTS.md, "Inference
+speed"). So we do not guess. At export time we
 
 1. write the float32 model once and load it with each compute type this CPU supports;
 2. translate a small sample through the real :class:`Translator` (sentence by sentence,

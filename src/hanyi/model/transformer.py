@@ -62,8 +62,12 @@ class Transformer(nn.Module):
         pre = cfg.norm_position == "pre"
         self.encoder_norm = nn.LayerNorm(d) if pre else nn.Identity()
         self.decoder_norm = nn.LayerNorm(d) if pre else nn.Identity()
-        # §3.4: "we share the same weight matrix between the [target] embedding and the
-        # pre-softmax linear transformation". Optional here (model.tie_target_embeddings).
+        # §3.4: "In our model, we share the same weight matrix between the two embedding
+        # layers and the pre-softmax linear transformation, similar to [30]."
+        # DEVIATION: we tie only the *target* embedding and the output projection
+        # (model.tie_target_embeddings): our two languages have separate vocabularies
+        # (an English and a Chinese SentencePiece model), so there is no one matrix that
+        # could serve the source embedding too.
         self.output_proj = nn.Linear(d, tgt_vocab_size, bias=False)
         self._init_weights()
         if cfg.tie_target_embeddings:

@@ -31,7 +31,7 @@ def train_sentencepiece(
     would turn full-width ，。？！ into ASCII inside the model, and decoding would emit ASCII.
 
     ``hard_vocab_limit`` is off, so a small corpus yields a smaller vocabulary instead of
-    an error; `word` and `char` model types give the seed project's word/char vocabularies.
+    an error; `word` and `char` model types give configs/seed.yaml's word/char vocabularies.
     """
     model = io.BytesIO()
     try:

@@ -20,7 +20,7 @@ class Vocab:
     """Token <-> id mapping backed by a SentencePiece model.
 
     ``split_punctuation`` pre-splits punctuation from words before encoding; it is used by
-    word-level English vocabularies (the seed project's recipe) and must match training.
+    word-level English vocabularies (configs/seed.yaml's recipe) and must match training.
     """
 
     def __init__(self, model_proto: bytes, split_punctuation: bool = False):
