@@ -244,3 +244,12 @@ def test_sigterm_while_writing_leaves_no_temporary_file(model, tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err.decode()
     assert "hanyi: terminated" in err.decode() and "Traceback" not in err.decode()
     assert not out.exists() and not list(tmp_path.glob(".out.zh.tmp-*"))
+
+
+def test_a_malformed_glossary_names_its_line(model, tmp_path):
+    glossary = tmp_path / "terms.tsv"
+    glossary.write_text("# terms\ntax return\t纳税申报表\nno tab here\n", encoding="utf-8")
+    assert_user_error(hanyi("translate", "--model", model, "--glossary", str(glossary), "Hi."),
+                      f"{glossary}:3", "English term<TAB>Chinese")
+    assert_user_error(hanyi("translate", "--model", model, "--glossary",
+                            str(tmp_path / "none.tsv"), "Hi."), "glossary file not found")

@@ -69,3 +69,49 @@ def test_a_long_paragraph_is_translated_whole_without_a_truncation_warning(
     assert "cut to" not in caplog.text
     sentences = translator.translate(["Tom likes tea and Mary reads books in the park."])
     assert out.text.count(sentences[0].text[:3]) >= 1 and len(out.text) > len(sentences[0].text)
+
+
+def test_protected_spans_become_slots_and_come_back():
+    from hanyi.documents.protect import protect, restore
+
+    text = ("Mail bob@example.org or see https://example.com/a.b?x=1, run `pip install x`, "
+            "%(count)d files and {name} in 7301 days.")
+    p = protect(text)
+    assert "example" not in p.text and "pip" not in p.text and "%(count)d" not in p.text
+    assert "7301" in p.text and "7301" not in p.slots  # a number of the text is never a slot
+    assert sorted(p.slots.values()) == sorted(["bob@example.org", "https://example.com/a.b?x=1",
+                                               "`pip install x`", "%(count)d", "{name}"])
+    fake = p.text  # a "translation" that kept every slot
+    back, missing = restore(fake, p.slots)
+    assert missing == [] and "https://example.com/a.b?x=1," in back and "bob@example.org" in back
+    assert "50% off" == protect("50% off").text  # a percent sign is not a placeholder
+
+
+def test_a_dropped_slot_is_appended_never_lost():
+    from hanyi.documents.protect import protect, restore
+
+    p = protect("Visit https://example.com today.")
+    (slot,) = p.slots
+    back, missing = restore("今天访问。", p.slots)
+    assert missing == [slot] and back == "今天访问。 https://example.com"
+
+
+def test_glossary_terms_match_case_and_simple_plurals():
+    from hanyi.documents.protect import protect, restore
+
+    glossary = {"tax return": "纳税申报表", "policy": "保单"}
+    p = protect("Tax returns and the policies, and one policy.", glossary=glossary)
+    assert "Tax" not in p.text and "polic" not in p.text
+    back, _ = restore(p.text, p.slots)
+    assert back.count("保单") == 2 and "纳税申报表" in back
+    kept = protect("I read the New York Times.", keep=("New York Times",))
+    assert restore(kept.text, kept.slots)[0] == "I read the New York Times."
+
+
+def test_documents_restore_slots_through_the_pipeline():
+    fake = Recording()
+    fake.decode_cfg = ExperimentConfig().decode
+    fake.src_vocab = type("V", (), {"encode": staticmethod(lambda s: s.split())})()
+    fake.normalize = staticmethod(lambda s: s)
+    (out,) = translate_texts(fake, ["See https://example.com now."], keep=())
+    assert "https://example.com" in out.text and "7301" not in out.text

@@ -295,3 +295,15 @@ def test_a_body_that_trickles_in_gets_408():
         asyncio.run(read_json(Trickle(), 1000, body_timeout_s=0.2))
     assert caught.value.status == 408
     assert asyncio.run(read_json(Trickle(), 1000, body_timeout_s=5)) == {"text": "hi"}
+
+
+def test_glossary_and_keep_terms_through_the_api(fake_translator):
+    """The fake upper-cases what it is given, so a slot (a number) survives and comes back
+    as the glossary's Chinese or the kept term."""
+    with TestClient(create_app(fake_translator(), ServeConfig(warmup=False))) as c:
+        r = post(c, {"text": "The tax return of Acme Corp is due.",
+                     "glossary": {"tax return": "纳税申报表"}, "keep": ["Acme Corp"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["translation"] == "THE 纳税申报表 OF Acme Corp IS DUE."
+        r = post(c, {"text": "hi", "glossary": {f"t{i}": "x" for i in range(1001)}})
+        assert r.status_code == 413 and "glossary" in r.json()["error"]

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
 from hanyi.documents import translate_texts
+from hanyi.documents.protect import load_glossary
 from hanyi.errors import InputError
 from hanyi.files import atomic_open
 from hanyi.runtime import setup_logging
@@ -28,6 +29,11 @@ def add_parser(sub) -> None:
     p.add_argument("--errors", choices=("strict", "replace"), default="strict",
                    help="invalid UTF-8 in the input: stop with the line number (strict) or "
                         "replace the bad bytes with U+FFFD (replace)")
+    p.add_argument("--keep", action="append", default=[], metavar="TERM",
+                   help="leave TERM untranslated (repeatable; URLs, e-mail addresses, "
+                        "`code` and %%s/{name} placeholders are always kept)")
+    p.add_argument("--glossary", metavar="FILE",
+                   help="'English term<TAB>Chinese' lines: the output uses that Chinese")
     p.add_argument("--in-place", action="store_true",
                    help="allow -o to be the -i file (it is replaced by its translation)")
     p.add_argument("--scores", action="store_true",
@@ -75,9 +81,11 @@ def format_line(translation, scores: bool) -> str:
     return one(translation.text, translation.score, translation.confidence)
 
 
-def write_translations(translator, lines: list[str], out: TextIO, scores: bool) -> None:
+def write_translations(translator, lines: list[str], out: TextIO, scores: bool,
+                       keep: tuple[str, ...] = (), glossary: dict | None = None) -> None:
     for start in range(0, len(lines), CHUNK):
-        translations = translate_texts(translator, lines[start:start + CHUNK])
+        translations = translate_texts(translator, lines[start:start + CHUNK], keep=keep,
+                                       glossary=glossary)
         out.writelines(format_line(translation, scores) + "\n" for translation in translations)
         out.flush()
 
@@ -85,9 +93,11 @@ def write_translations(translator, lines: list[str], out: TextIO, scores: bool) 
 def run(args) -> int:
     setup_logging(args.verbose)
     lines = gather_lines(args)
+    glossary = load_glossary(args.glossary) if args.glossary else None
     translator = load_translator(args)
+    options = {"keep": tuple(args.keep), "glossary": glossary}
     if not args.output:
-        write_translations(translator, lines, sys.stdout, args.scores)
+        write_translations(translator, lines, sys.stdout, args.scores, **options)
         return 0
     # -o: write beside the target and rename at the end, so an interrupted run never leaves
     # a half-written file (or clobbers an existing one).
@@ -95,5 +105,5 @@ def run(args) -> int:
     if not target.parent.is_dir():
         raise InputError(f"cannot write {target}: no directory {target.parent}")
     with atomic_open(target) as out:
-        write_translations(translator, lines, out, args.scores)
+        write_translations(translator, lines, out, args.scores, **options)
     return 0

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hanyi.config import DecodeConfig
 from hanyi.decoding import Cancel
+from hanyi.documents.protect import Protected, protect, restore
 from hanyi.inference import Translation, Translator
 from hanyi.tokenization.sentences import split_en, split_zh
 
@@ -36,6 +37,7 @@ class Line:
     lead: str  # whitespace before the text of the line
     units: list[int]  # indexes into the flat list of units; [] for a blank line
     trail: str  # whitespace after it ("\r" of a CRLF file included)
+    slots: dict[str, str] = field(default_factory=dict)  # documents/protect.py
 
 
 def chunks(sentence: str, too_long: Callable[[str], bool]) -> list[str]:
@@ -60,9 +62,11 @@ def chunks(sentence: str, too_long: Callable[[str], bool]) -> list[str]:
     return [sentence]
 
 
-def segment(texts: list[str], language: str, too_long: Callable[[str], bool]
+def segment(texts: list[str], language: str, too_long: Callable[[str], bool],
+            keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None
             ) -> tuple[list[str], list[list[Line]]]:
-    """The units to translate, and for each text its lines pointing at them."""
+    """The units to translate, and for each text its lines pointing at them. Spans that
+    must not be translated, and glossary terms, become slots first (documents/protect.py)."""
     split = SPLITTERS[language]
     units: list[str] = []
     plans = []
@@ -72,23 +76,27 @@ def segment(texts: list[str], language: str, too_long: Callable[[str], bool]
             core = line.strip()
             lead = line[:len(line) - len(line.lstrip())]
             trail = line[len(line.rstrip()):] if core else ""
+            protected = protect(core, keep, glossary) if core else Protected(core)
             indexes = []
-            for sentence in split(core):
+            for sentence in split(protected.text):
                 for piece in chunks(sentence, too_long):
                     indexes.append(len(units))
                     units.append(piece)
-            plan.append(Line(lead, indexes, trail))
+            plan.append(Line(lead, indexes, trail, protected.slots))
         plans.append(plan)
     return units, plans
 
 
 def assemble(plan: list[Line], results: list[Translation], joiner: str) -> Translation:
     """One text's translation from the translations of its units."""
-    text = "\n".join(line.lead + joiner.join(results[i].text for i in line.units) + line.trail
-                     for line in plan)
+    text = "\n".join(line.lead + restore(joiner.join(results[i].text for i in line.units),
+                                          line.slots)[0] + line.trail for line in plan)
     used = [results[i] for line in plan for i in line.units]
     if len(used) == 1:  # one sentence: everything the Translator gave, layout around it
-        return Translation(**{**used[0].__dict__, "text": text})
+        slots = {k: v for line in plan for k, v in line.slots.items()}
+        alternatives = [(restore(a, slots)[0], s, c) for a, s, c in used[0].alternatives]
+        return Translation(**{**used[0].__dict__, "text": text,
+                              "alternatives": alternatives})
     if not used:
         return Translation(text)
     return Translation(text, score=sum(t.score for t in used) / len(used),
@@ -98,15 +106,17 @@ def assemble(plan: list[Line], results: list[Translation], joiner: str) -> Trans
 
 
 def translate_texts(translator: Translator, texts: list[str], decode: DecodeConfig | None = None,
-                    need_attention: bool = False, cancel: Cancel | None = None
+                    need_attention: bool = False, cancel: Cancel | None = None,
+                    keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None
                     ) -> list[Translation]:
     """Translate texts of any length and layout (see the module docstring); one
-    Translation per text, in order."""
+    Translation per text, in order. ``keep``: terms left as they are; ``glossary``:
+    English term -> the Chinese it must become (documents/protect.py)."""
     cfg = decode or translator.decode_cfg
     limit = cfg.max_input_tokens
     units, plans = segment(texts, translator.source_language,
                            lambda s: len(translator.src_vocab.encode(translator.normalize(s)))
-                           > limit)
+                           > limit, keep, glossary)
     results = translator.translate(units, cfg, need_attention=need_attention, cancel=cancel)
     joiner = JOINERS[translator.target_language]
     return [assemble(plan, results, joiner) for plan in plans]

@@ -16,6 +16,7 @@ through the :class:`DynamicBatcher`'s worker thread (batching.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -34,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanyi.config import ServeConfig
 from hanyi.documents import translate_texts
+from hanyi.documents.protect import protect, restore
 from hanyi.errors import HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
@@ -248,14 +250,28 @@ async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher
     except HanyiError as exc:
         raise ApiError(422, str(exc)) from None
     need_attention = req.attention or req.attention_heads
+    # --keep terms and a glossary differ per request: they become slots here, before the
+    # texts meet other requests' in a batch, and are put back when the answer comes
+    protected = [protect(t, tuple(req.keep or ()), req.glossary) for t in req.all_texts]
     try:
-        future = batcher.submit(req.all_texts, decode, need_attention, cfg.timeout_s)
+        future = batcher.submit([p.text for p in protected], decode, need_attention,
+                                cfg.timeout_s)
     except QueueFullError as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
     try:
-        return await wait_for_answer(future, batcher, cfg.timeout_s, request)
+        results = await wait_for_answer(future, batcher, cfg.timeout_s, request)
     except HanyiError as exc:
         raise ApiError(400, str(exc)) from None
+    return [restored(r, p.slots) for r, p in zip(results, protected, strict=True)]
+
+
+def restored(translation, slots: dict[str, str]):
+    """``translation`` with the request's slots put back (documents/protect.py)."""
+    if not slots:
+        return translation
+    return dataclasses.replace(
+        translation, text=restore(translation.text, slots)[0],
+        alternatives=[(restore(a, slots)[0], s, c) for a, s, c in translation.alternatives])
 
 
 CLIENT_CHECK_S = 0.5  # how often a waiting request looks whether its client is still there

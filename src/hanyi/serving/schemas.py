@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hanyi.config import ServeConfig
 
+MAX_TERMS = 1000  # glossary entries + keep terms per request
+
 
 class LimitError(ValueError):
     """A well-formed request that asks for more than this server allows."""
@@ -42,6 +44,9 @@ class TranslateRequest(BaseModel):
                                   description="per layer and head, not head-averaged")
     api_key: str | None = Field(None, description="the API key, where the server needs one "
                                                   "(or: Authorization: Bearer KEY)")
+    glossary: dict[str, str] | None = Field(
+        None, description="English term -> the Chinese the translation must use")
+    keep: list[str] | None = Field(None, description="terms to leave untranslated")
 
     @model_validator(mode="after")
     def _one_input(self) -> TranslateRequest:
@@ -76,6 +81,10 @@ def check_limits(request: TranslateRequest, cfg: ServeConfig, model_beam: int) -
             where = "text" if request.text is not None else f"texts[{i}]"
             raise LimitError(f"{where} is too long: {len(text)} characters (the limit is "
                              f"{cfg.max_chars})", 413)
+    terms = {**(request.glossary or {}), **{k: "" for k in request.keep or ()}}
+    if len(terms) > MAX_TERMS or any(len(k) > 200 or len(v) > 200 for k, v in terms.items()):
+        raise LimitError(f"glossary and keep: at most {MAX_TERMS} terms of at most 200 "
+                         f"characters", 413)
     beam = request.beam or model_beam
     if beam > cfg.max_beam:
         raise LimitError(f"beam {beam} is larger than this server allows ({cfg.max_beam})", 422)
