@@ -194,3 +194,26 @@ def test_confidence_is_calibrated_on_a_dev_set_and_garbage_scores_lower(model, t
     clean, garbage = (float(line.split(" ||| ")[2])
                       for line in proc.stdout.decode().splitlines())
     assert 0 <= garbage < clean <= 1
+
+
+def test_subtitles_and_catalogues_are_translated_with_their_structure(model, tmp_path):
+    import polib
+    import srt
+
+    film = tmp_path / "film.srt"
+    film.write_text("1\n00:00:01,000 --> 00:00:02,000\nI love you.\n\n"
+                    "2\n00:00:03,500 --> 00:00:05,000\nWhere is Tom?\n", encoding="utf-8")
+    out = tmp_path / "film.zh.srt"
+    proc = hanyi("translate", "--model", model, "-i", str(film), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr.decode()
+    cues = list(srt.parse(out.read_text(encoding="utf-8")))
+    assert [(c.index, str(c.start), str(c.end)) for c in cues] == [
+        (1, "0:00:01", "0:00:02"), (2, "0:00:03.500000", "0:00:05")]
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in c.content) for c in cues)
+    catalogue = tmp_path / "app.po"
+    catalogue.write_text('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                         'msgid "Tom has %d cats."\nmsgstr ""\n', encoding="utf-8")
+    proc = hanyi("translate", "--model", model, "-i", str(catalogue))
+    assert proc.returncode == 0, proc.stderr.decode()
+    (entry,) = polib.pofile(proc.stdout.decode())
+    assert "%d" in entry.msgstr and "fuzzy" in entry.flags

@@ -5,16 +5,20 @@ any length: it is split into sentences and translated whole (hanyi.documents). W
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
 from hanyi.documents import translate_texts
+from hanyi.documents.formats import FORMATS, detect_format, translate_document
 from hanyi.documents.protect import load_glossary
 from hanyi.errors import InputError
 from hanyi.files import atomic_open
 from hanyi.runtime import setup_logging
+
+log = logging.getLogger(__name__)
 
 CHUNK = 512  # lines translated and written at a time, so long files stream
 
@@ -34,6 +38,10 @@ def add_parser(sub) -> None:
                         "`code` and %%s/{name} placeholders are always kept)")
     p.add_argument("--glossary", metavar="FILE",
                    help="'English term<TAB>Chinese' lines: the output uses that Chinese")
+    p.add_argument("--format", choices=("auto", *FORMATS), default="auto",
+                   help="text (one output line per input line), srt (subtitles: timings "
+                        "kept) or po (gettext: untranslated entries filled, flagged fuzzy); "
+                        "auto: from the -i file's suffix (default)")
     p.add_argument("--in-place", action="store_true",
                    help="allow -o to be the -i file (it is replaced by its translation)")
     p.add_argument("--scores", action="store_true",
@@ -92,6 +100,9 @@ def write_translations(translator, lines: list[str], out: TextIO, scores: bool,
 
 def run(args) -> int:
     setup_logging(args.verbose)
+    fmt = detect_format(args.input if args.input != "-" else None, args.format)
+    if fmt != "text":
+        return run_document(args, fmt)
     lines = gather_lines(args)
     glossary = load_glossary(args.glossary) if args.glossary else None
     translator = load_translator(args)
@@ -106,4 +117,27 @@ def run(args) -> int:
         raise InputError(f"cannot write {target}: no directory {target.parent}")
     with atomic_open(target) as out:
         write_translations(translator, lines, out, args.scores, **options)
+    return 0
+
+
+def run_document(args, fmt: str) -> int:
+    """A whole srt or po document: read, translate, written at once (atomically with -o)."""
+    if args.text:
+        raise InputError(f"--format {fmt} translates a file: give it with -i (or on stdin)")
+    lines, name = read_input(args.input, sys.stdin.buffer, args.errors)
+    if args.output and args.input and not args.in_place and same_file(args.input, args.output):
+        raise InputError(f"-o {args.output} is the input file; choose another -o, or pass "
+                         f"--in-place")
+    glossary = load_glossary(args.glossary) if args.glossary else None
+    translator = load_translator(args)
+    out, counts = translate_document(translator, "\n".join(lines), fmt, keep=tuple(args.keep),
+                                     glossary=glossary, name=name)
+    for key, value in counts.items():
+        if value:
+            log.info("%s: %s %s", name, value, key.replace("_", " "))
+    if not args.output:
+        sys.stdout.write(out)
+        return 0
+    with atomic_open(Path(args.output)) as target:
+        target.write(out)
     return 0
