@@ -30,7 +30,8 @@ FLAGS = {"host": "host", "port": "port", "workers": "workers", "max_chars": "max
          "timeout": "timeout_s", "max_batch": "max_batch", "batch_wait_ms": "batch_wait_ms",
          "warmup": "warmup", "cors_origins": "cors_origins", "api_keys": "api_keys_file",
          "rate_limit": "rate_limit", "char_limit": "char_limit", "cache_size": "cache_size",
-         "metrics": "metrics", "body_timeout": "body_timeout_s"}
+         "metrics": "metrics", "body_timeout": "body_timeout_s",
+         "libretranslate": "libretranslate"}
 
 
 def add_parser(sub) -> None:
@@ -74,6 +75,9 @@ def add_parser(sub) -> None:
                    help=f"translations kept in memory, 0 = off (default: {d.cache_size})")
     p.add_argument("--metrics", action="store_true", default=None,
                    help="serve /metrics in the Prometheus text format")
+    p.add_argument("--libretranslate", action="store_true", default=None,
+                   help="also serve LibreTranslate's API (/translate, /languages, /detect) for "
+                        "its clients; it takes form posts: use --api-keys beyond localhost")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 

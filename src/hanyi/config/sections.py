@@ -272,6 +272,7 @@ class ServeConfig:
     # token-bucket limits per key, or per client IP without keys, e.g. "60/min"
     cache_size: int = 10_000  # translations kept in memory (inference/cache.py); 0 = off
     metrics: bool = False  # serve /metrics (Prometheus text format)
+    libretranslate: bool = False  # LibreTranslate-compatible /translate, /languages, /detect
     api_keys_file: str | None = None
     rate_limit: str | None = None  # requests
     char_limit: str | None = None  # characters of text

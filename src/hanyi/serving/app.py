@@ -40,6 +40,7 @@ from hanyi.errors import HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
+from hanyi.serving.libretranslate import CompatError, install_libretranslate
 from hanyi.serving.schemas import (
     BatchTranslateResponse,
     ErrorResponse,
@@ -136,6 +137,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _access_error(_request, exc: AccessError):
         return error_response(exc.status, exc.message, exc.headers)
 
+    @app.exception_handler(CompatError)
+    async def _compat_error(_request, exc: CompatError):
+        return error_response(exc.status, exc.message)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request, exc: StarletteHTTPException):
         return error_response(exc.status_code, str(exc.detail))
@@ -181,6 +186,16 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
                            allow_headers=["Content-Type", "Authorization"])
     if cfg.metrics:
         install_metrics(app, batcher, cache)
+    if cfg.libretranslate:
+        async def body_of(request: Request) -> bytes:
+            try:
+                return await asyncio.wait_for(read_body(request, max_bytes), cfg.body_timeout_s)
+            except asyncio.TimeoutError:
+                raise ApiError(408, "the request body did not arrive in time") from None
+
+        install_libretranslate(
+            app, translator, gate, read_body=body_of,
+            run=lambda req, request: run_request(req, translator, batcher, cfg, request))
     mount_pages(app)
     # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
     max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
