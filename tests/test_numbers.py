@@ -76,7 +76,7 @@ class TextTranslator(Translator):
 
 def fake_translator(**decode) -> tuple[Translator, FakeEngine]:
     vocab = SimpleNamespace(pieces=lambda ids: [str(i) for i in ids])
-    loaded = SimpleNamespace(model=None, src_vocab=vocab, tgt_vocab=vocab,
+    loaded = SimpleNamespace(model=None, src_vocab=vocab, tgt_vocab=vocab, path=None, meta={},
                              config=SimpleNamespace(decode=DecodeConfig(**decode),
                                                     direction="en-zh"))
     engine = FakeEngine()
