@@ -210,3 +210,20 @@ def test_bom_last_line_and_script_are_normalised(held_out):
     assert pairs["Hello there."] == "你好。"  # no BOM left on the first English sentence
     assert pairs["Why?"] == "为什么？"  # last line without a newline is read; t2s + full width
     assert pairs["Thank you."] == "谢谢你！"
+
+
+def test_slot_pairs_are_added_to_training_only(tmp_path):
+    import dataclasses
+
+    write_fixture(tmp_path)
+    (tmp_path / "dict.txt").write_text("睡覺 睡觉 [shui4 jiao4] /sleeps/\n", encoding="utf-8")
+    cfg = dataclasses.replace(config(tmp_path, tmp_path / "out"), slot_pairs=1.0,
+                              slot_lexicon="dict.txt")
+    stats = prepare(cfg, TOKENIZER)
+    sources = read(tmp_path / "out", "train.src")
+    assert stats["slot_pairs"] == sources.count("slots") > 0
+    assert "slots" not in read(tmp_path / "out", "dev.src") + read(tmp_path / "out", "test.src")
+    slotted = [e for e, s in zip(read(tmp_path / "out", "train.en"), sources, strict=True)
+               if s == "slots"]
+    assert all(any(w.startswith("73") and w.strip(".?!").isdigit() for w in e.split())
+               for e in slotted)

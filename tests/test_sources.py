@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -226,3 +227,27 @@ def test_pairs_whose_english_side_is_not_english_are_dropped(tmp_path):
     (tmp_path / "c.zh").write_text("我喜欢茶。\n我喜欢咖啡。\n", encoding="utf-8")
     pairs, rejects = pairs_of(SourceConfig(name="c", path="c", format="parallel"), tmp_path)
     assert [p.en for p in pairs] == ["I like tea."] and rejects.counts["not_english"] == 1
+
+
+def test_slot_pairs_replace_a_word_and_its_translation_by_one_number():
+    import random
+
+    from hanyi.data.corpus import Pair
+    from hanyi.data.slots import FIRST_SLOT, LAST_SLOT, lexicon_index, slot_pairs, slotted
+
+    lexicon = ["政府 政府 [zheng4 fu3] /government/",
+               "經濟 经济 [jing1 ji4] /economy/economic/",
+               "貓 猫 [mao1] /cat/"]  # one character: never used
+    index = lexicon_index(lexicon)
+    assert index == {"government": ["政府"], "economy": ["经济"], "economic": ["经济"]}
+    pair = Pair("The government helps the economy in 2024.", "政府在2024年帮助经济。", "f:1")
+    for seed in range(6):
+        made = slotted(pair, index, random.Random(seed))
+        slots = [n for n in re.findall(r"\d+", made.en) if FIRST_SLOT <= int(n) <= LAST_SLOT]
+        assert len(slots) == 1 and made.zh.count(slots[0]) == 1 and made.source == "slots"
+        replaced = {"government": "政府", "economy": "经济"}
+        assert [w for w in replaced if w not in made.en] == [
+            w for w, zh in replaced.items() if zh not in made.zh]  # the word with its translation
+        assert "2024" in made.en and "2024" in made.zh
+    assert slotted(Pair("A cat.", "一只猫。", "f:2"), index, random.Random(0)) is None
+    assert len(slot_pairs([pair] * 10, 0.5, index, seed=1)) == 5

