@@ -23,6 +23,10 @@ def test_the_script_of_most_letters(text, script):
 
 def test_only_letters_decide():
     assert is_in_language("2024-05-01 12:00", "en") and is_in_language("2024-05-01", "zh")
+    binary = "\ufffd\ufffd\x01 q\ufffd\x7f 9\ufffd\ufffdZ\ufffd%\ufffd@\ufffd" * 2
+    assert not is_in_language(binary, "en")
+    assert not is_in_language("12.5 13.7 14.2 15.9 16.1 17.3", "en")  # a row of numbers
+    assert is_in_language("It rose 12.5% in 2023, to 13.7 million.", "en")
     assert not is_in_language("你好", "en") and not is_in_language("Hello", "zh")
 
 

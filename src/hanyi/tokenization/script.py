@@ -49,8 +49,21 @@ def main_script(text: str) -> str | None:
     return counts.most_common(1)[0][0]
 
 
+# Text that is mostly not letters — binary data decoded with replacement characters, a
+# base64 blob, a row of numbers — is not language either: a model "translates" it into
+# noise, slowly. Measured: lines of random bytes decoded with errors=replace have 25% letters
+# (at most 44%); the least wordy line of newsdev2017 has 44%, the next 75%.
+MIN_LETTERS = 0.4
+MIN_LENGTH = 16  # shorter texts ("3 + 4 = 7", "Q3 2024") are let through whatever they hold
+
+
 def is_in_language(text: str, language: str) -> bool:
-    """False only when ``text`` has letters and most of them are not in ``language``'s
-    script (a Chinese name in an English sentence is fine; so is "3 + 4 = 7")."""
+    """False when ``text`` has letters and most of them are not in ``language``'s script (a
+    Chinese name in an English sentence is fine), or when a text of 16 or more visible
+    characters is less than 40% letters (binary data, number tables)."""
+    visible = "".join(text.split())
+    if len(visible) >= MIN_LENGTH and sum(c.isalpha() for c in visible) < MIN_LETTERS * len(
+            visible):
+        return False
     script = main_script(text)
     return script is None or script == LANGUAGE_SCRIPT[language]
