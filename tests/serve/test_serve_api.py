@@ -307,3 +307,22 @@ def test_glossary_and_keep_terms_through_the_api(fake_translator):
         assert r.json()["translation"] == "THE 纳税申报表 OF Acme Corp IS DUE."
         r = post(c, {"text": "hi", "glossary": {f"t{i}": "x" for i in range(1001)}})
         assert r.status_code == 413 and "glossary" in r.json()["error"]
+
+
+def test_a_file_comes_back_translated_in_its_format(fake_translator):
+    import srt as srtlib
+
+    subtitles = ("1\n00:00:01,000 --> 00:00:02,000\nhello there\n\n"
+                 "2\n00:00:03,000 --> 00:00:04,000\ntax return\n")
+    with TestClient(create_app(fake_translator(), ServeConfig(warmup=False))) as c:
+        r = c.post("/api/translate_file", files={"file": ("film.srt", subtitles.encode())},
+                   data={"glossary": '{"tax return": "纳税申报表"}'})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/x-subrip")
+        assert 'filename="film.zh.srt"' in r.headers["content-disposition"]
+        cues = list(srtlib.parse(r.text))
+        assert [c.content for c in cues] == ["HELLO THERE", "纳税申报表"]
+        bad = c.post("/api/translate_file", files={"file": ("x.txt", b"\xff\xfe")})
+        assert bad.status_code == 400 and "not UTF-8" in bad.json()["error"]
+        big = c.post("/api/translate_file", files={"file": ("x.txt", b"a" * 1_000_001)})
+        assert big.status_code == 413

@@ -266,6 +266,7 @@ class ServeConfig:
     queue_size: int = 256  # texts waiting for the model; a full queue answers 503
     timeout_s: float = 30.0  # per request, queueing included; later -> 504
     body_timeout_s: float = 10.0  # a request body that takes longer to arrive -> 408
+    max_file_bytes: int = 1_000_000  # largest upload to /api/translate_file (more -> 413)
     max_batch: int = 32  # texts translated together (dynamic batching); 1 = off
     batch_wait_ms: float = 5.0  # how long the batcher waits for more requests to join
     warmup: bool = True  # translate one full batch at start-up (memory and latency settle)

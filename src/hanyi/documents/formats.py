@@ -29,6 +29,18 @@ def detect_format(path: str | None, asked: str = "auto") -> str:
     return SUFFIXES.get(Path(path).suffix.lower(), "text") if path else "text"
 
 
+def translate_via(text: str, fmt: str, translate, name: str = "<input>") -> tuple[str, dict]:
+    """A document of format ``fmt`` translated by ``translate(texts) -> texts`` (any
+    callable: the server's goes through its batcher)."""
+    if fmt == "srt":
+        out, bad = translate_srt(text, translate)
+        return out, {"malformed_blocks": bad}
+    if fmt == "po":
+        out, filled = translate_po(text, translate, name)
+        return out, {"entries_filled": filled}
+    return translate([text])[0], {}
+
+
 def translate_document(translator: Translator, text: str, fmt: str,
                        decode: DecodeConfig | None = None, keep: tuple[str, ...] = (),
                        glossary: dict[str, str] | None = None, name: str = "<input>"
@@ -38,10 +50,4 @@ def translate_document(translator: Translator, text: str, fmt: str,
         return [t.text for t in translate_texts(translator, texts, decode, keep=keep,
                                                 glossary=glossary)]
 
-    if fmt == "srt":
-        out, bad = translate_srt(text, translate)
-        return out, {"malformed_blocks": bad}
-    if fmt == "po":
-        out, filled = translate_po(text, translate, name)
-        return out, {"entries_filled": filled}
-    return translate([text])[0], {}
+    return translate_via(text, fmt, translate, name)

@@ -22,8 +22,9 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -35,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanyi.config import ServeConfig
 from hanyi.documents import translate_texts
+from hanyi.documents.formats import detect_format, translate_via
 from hanyi.documents.protect import protect, restore
 from hanyi.errors import HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
@@ -231,7 +233,61 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         return BatchTranslateResponse(translations=[i.translation for i in items], items=items,
                                       model=translator.name, time_ms=elapsed)
 
+    install_file_endpoint(app, translator, batcher, cfg, gate)
     return app
+
+
+MEDIA_TYPES = {"text": "text/plain; charset=utf-8", "srt": "application/x-subrip",
+               "po": "text/x-gettext-translation; charset=utf-8"}
+
+
+def install_file_endpoint(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig,
+                          gate) -> None:
+    """``POST /api/translate_file``: a multipart upload (field ``file``; optional ``format``,
+    ``glossary`` as JSON, ``api_key``) -> the translated file, same format, as an attachment."""
+    @app.post("/api/translate_file", responses=ERRORS)
+    async def translate_file(request: Request, file: Annotated[UploadFile, File()],
+                             format: Annotated[str, Form()] = "auto",
+                             glossary: Annotated[str, Form()] = "",
+                             api_key: Annotated[str, Form()] = ""):
+        gate.check_header(request)
+        raw = await file.read(cfg.max_file_bytes + 1)
+        if len(raw) > cfg.max_file_bytes:
+            raise ApiError(413, f"file too large (limit {cfg.max_file_bytes} bytes)")
+        try:
+            text = raw.decode("utf-8")
+            terms = json.loads(glossary) if glossary.strip() else None
+            if terms is not None and not isinstance(terms, dict):
+                raise ValueError("glossary must be a JSON object")
+            fmt = detect_format(file.filename, format)
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, f"{file.filename} is not UTF-8 text (bad byte at offset "
+                                f"{exc.start})") from None
+        except (ValueError, HanyiError) as exc:
+            raise ApiError(422, str(exc)) from None
+        gate.admit(request, api_key or None, len(text))
+
+        def via_batcher(texts: list[str]) -> list[str]:  # runs in a worker thread
+            protected = [protect(t, (), terms) for t in texts]
+            future = batcher.submit([p.text for p in protected], translator.decode_cfg, False,
+                                    cfg.timeout_s)
+            results = future.result(timeout=cfg.timeout_s + 5)
+            return [restore(r.text, p.slots)[0] for r, p in zip(results, protected,
+                                                                strict=True)]
+
+        try:
+            out, _ = await run_in_threadpool(translate_via, text, fmt, via_batcher,
+                                             file.filename or "upload")
+        except QueueFullError as exc:
+            raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
+        except TimeoutError:
+            raise ApiError(504, f"no translation within {cfg.timeout_s:g} s") from None
+        except HanyiError as exc:
+            raise ApiError(400, str(exc)) from None
+        name = Path(file.filename or "translation.txt")
+        disposition = f'attachment; filename="{name.stem}.zh{name.suffix or ".txt"}"'
+        return Response(out, media_type=MEDIA_TYPES[fmt],
+                        headers={"Content-Disposition": disposition})
 
 
 WARMUP_TEXT = "Excuse me, could you tell me how to get to the train station from here?"
