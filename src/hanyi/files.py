@@ -119,7 +119,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + TMP_MARK, dir=path.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private (0700); a model dir is not
+    tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes it private (0700); a model dir is not
     try:
         yield tmp
         replace_dir(tmp, path)
@@ -128,10 +128,15 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    """The process umask. Reading it means setting it, so this runs once, at import, not
+    while other threads may be creating files."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def stale_temporaries(folder: Path) -> list[Path]:

@@ -14,6 +14,7 @@ length cap. We guard three ways:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,6 +111,9 @@ def loop_end(tokens: list[int]) -> int | None:
     """For an engine that cannot stop a loop while it decodes (CTranslate2): the length at
     which our search would have ended ``tokens`` (the shortest prefix that :func:`looping`
     catches), or None if it never loops."""
+    fewest = min(LOOP_REPEATS.values())  # no token that often: no loop (most outputs)
+    if not tokens or max(Counter(tokens).values()) < fewest:
+        return None
     shortest = min(p * r for p, r in LOOP_REPEATS.items())
     for end in range(shortest, len(tokens) + 1):
         if looping(torch.tensor([tokens[:end]])).item():
