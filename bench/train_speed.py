@@ -3,9 +3,9 @@
     python bench/train_speed.py configs/base.yaml [--steps 8] [--threads 2]
 
 Batches are synthetic (random ids, source and target lengths uniform in 20..30, 160
-sentences ≈ 4,000 target tokens — the shape used in ../shared/notes/cpu-measurements.md),
-so the figure measures the model and training step alone, not data loading. Each mode
-runs warm-up steps, then reports the median over --steps timed steps. This is a
+sentences ≈ 4,000 target tokens), so the figure measures the model and training step
+alone, not data loading. Each mode runs warm-up steps, then reports the median over
+--steps timed steps. This is a
 benchmark, never a test: the machine is noisy (±20%), compare ratios within one run.
 """
 

@@ -14,13 +14,14 @@ import torch
 from hanyi.config import ModelConfig
 from hanyi.errors import ConfigError
 from hanyi.model import build_model
-from hanyi.model.attention import ATTENTION_KERNELS, AttentionKernel
-from hanyi.model.attention.performer import PerformerAttention
+from hanyi.model.attention import ATTENTION_KERNELS, PAPER_KERNELS, AttentionKernel, build_kernel
+from hanyi.model.attention.efficient import EFFICIENT_KERNELS
+from hanyi.model.attention.efficient.performer import PerformerAttention
 from hanyi.model.masks import AttentionMask
 
 NAMES = sorted(ATTENTION_KERNELS)
-CAUSAL = [n for n in NAMES if ATTENTION_KERNELS[n].supports_causal]
-SPARSE = ["local", "bigbird", "linformer", "performer", "linear"]  # must never call .dense()
+CAUSAL = sorted([*PAPER_KERNELS, *(n for n, k in EFFICIENT_KERNELS.items() if k.supports_causal)])
+SPARSE = sorted(EFFICIENT_KERNELS)  # must never call .dense()
 B, H, T, DH = 2, 2, 21, 4
 
 
@@ -28,7 +29,7 @@ def make_kernel(name: str, **overrides) -> AttentionKernel:
     fields = {"d_model": H * DH, "n_heads": H, "attention_window": 4, "attention_block": 4,
               "attention_features": 16, "attention_rank": 8, "max_positions": 64}
     torch.manual_seed(0)
-    return ATTENTION_KERNELS[name].from_config(ModelConfig(**{**fields, **overrides}), "encoder")
+    return build_kernel(ModelConfig(**{**fields, **overrides}, attention=name), "encoder")
 
 
 def qkv(t: int = T, dtype=torch.float32, seed: int = 0):
@@ -49,6 +50,7 @@ def reference(q, k, v, mask):
 def test_registry_has_the_family():
     assert {"reference", "sdpa", "local", "bigbird", "linformer", "performer",
             "linear"} <= set(ATTENTION_KERNELS)
+    assert set(SPARSE) == {"local", "bigbird", "linformer", "performer", "linear"}
     for name, kernel in ATTENTION_KERNELS.items():
         doc = __import__(kernel.__module__, fromlist=["_"]).__doc__
         assert doc and "O(" in doc, f"{name}: module docstring must state its cost"
@@ -148,7 +150,7 @@ def test_efficient_kernels_never_build_a_dense_mask(name, monkeypatch):
     q, k, v = qkv()
     kernel = make_kernel(name)
     kernel(q, k, v, AttentionMask(padded()))
-    if kernel.supports_causal:
+    if name in CAUSAL:
         kernel(q, k, v, AttentionMask(causal=True))
 
 
@@ -172,7 +174,7 @@ def test_performer_error_shrinks_with_more_features():
 @pytest.mark.parametrize("causal", [False, True])
 def test_gradients_flow(name, causal):
     kernel = make_kernel(name).double()
-    if causal and not kernel.supports_causal:
+    if causal and name not in CAUSAL:
         pytest.skip(f"{name} has no causal form")
     q, k, v = (x.requires_grad_() for x in qkv(t=7, dtype=torch.float64))
     kp = torch.ones(B, 7, dtype=torch.bool)
@@ -214,3 +216,10 @@ def test_random_parts_are_saved_with_the_model(name, toy_vocabs, small_model_con
     clone.load_state_dict(model.state_dict())
     src = torch.randint(4, 30, (2, 11))
     torch.testing.assert_close(clone.encode(src)[0], model.encode(src)[0])
+
+
+@pytest.mark.parametrize("name", [n for n in SPARSE if not EFFICIENT_KERNELS[n].returns_weights])
+def test_kernels_without_weights_refuse_to_invent_them(name):
+    q, k, v = qkv()
+    with pytest.raises(ValueError, match="cannot return attention weights"):
+        make_kernel(name)(q, k, v, AttentionMask(padded()), need_weights=True)

@@ -9,7 +9,7 @@ from helpers import DEVICES
 
 from hanyi.config import ModelConfig
 from hanyi.errors import ConfigError
-from hanyi.model.attention import ATTENTION_KERNELS, get_kernel
+from hanyi.model.attention import ATTENTION_KERNELS, PAPER_KERNELS, build_kernel, get_kernel
 from hanyi.model.attention.reference import ReferenceAttention
 from hanyi.model.attention.sdpa import SDPAAttention
 from hanyi.model.masks import AttentionMask
@@ -64,13 +64,13 @@ def test_reference_is_the_papers_equation():
 
 
 # `reference` itself is checked against the explicit loops above; every *other* exact kernel
-# is checked against `reference`.
-EXACT = sorted(name for name, kernel in ATTENTION_KERNELS.items()
-               if kernel.exact and name != "reference")
+# (the paper's; the efficient ones are checked in test_attention_kernels.py) is checked
+# against `reference`.
+EXACT = sorted(name for name in PAPER_KERNELS if name != "reference")
 
 
 def make_kernel(name: str, site: str):
-    return ATTENTION_KERNELS[name].from_config(ModelConfig(attention_dropout=0.0), site)
+    return build_kernel(ModelConfig(attention=name, attention_dropout=0.0), site)
 
 
 # (B, H, Tq, Tk, Dh, causal, offset): encoder, decoder, one cached step, a cached chunk,
@@ -125,3 +125,13 @@ def test_no_row_is_nan_even_for_padded_queries():
     for kernel in (ReferenceAttention(), SDPAAttention()):
         out, _ = kernel(q, k, v, AttentionMask(key_padding=kp, causal=True))
         assert torch.isfinite(out).all()
+
+
+def test_sdpa_hands_back_the_reference_weights_when_asked():
+    """The fused function has no weights; asked for them, `sdpa` computes Eq. 1 explicitly."""
+    q, k, v = random_qkv()
+    mask = AttentionMask(key_padding=torch.tensor([[True] * 7, [True] * 4 + [False] * 3]))
+    out, weights = SDPAAttention()(q, k, v, mask, need_weights=True)
+    ref_out, ref_weights = ReferenceAttention()(q, k, v, mask, need_weights=True)
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(weights, ref_weights)

@@ -51,6 +51,19 @@ def test_yaml_round_trip_and_shipped_configs_load():
     assert ModelConfig().kernel_for("cross") == "sdpa"
 
 
+def test_paper_base_config_is_the_papers_base_model():
+    """configs/paper-base.yaml: Vaswani et al. 2017, Table 3 "base", §5.3, §5.4, §6.1."""
+    cfg = load_config(REPO / "configs" / "paper-base.yaml")
+    m, t = cfg.model, cfg.train
+    assert (m.d_model, m.n_heads, m.d_ff, m.encoder_layers, m.decoder_layers) == (
+        512, 8, 2048, 6, 6)
+    assert m.norm_position == "post" and m.dropout == 0.1 and m.tie_target_embeddings
+    assert m.attention in ("reference", "sdpa")  # exact softmax attention
+    assert t.label_smoothing == 0.1 and t.warmup_steps == 4000 and t.betas == (0.9, 0.98)
+    assert abs(t.lr - 512 ** -0.5 * 4000 ** -0.5) < 1e-6  # the peak of Eq. 3
+    assert cfg.decode.beam_size == 4 and cfg.decode.length_penalty == 0.6
+
+
 def test_readme_documents_every_config_key():
     import dataclasses
 

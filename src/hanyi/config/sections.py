@@ -83,7 +83,7 @@ class DataConfig:
 
 @dataclass
 class TokenizerConfig:
-    # one SentencePiece model per language (the seed's recipe: word English, char Chinese)
+    # one SentencePiece model per language (configs/seed.yaml: word English, char Chinese)
     src_model_type: Literal["unigram", "bpe", "word", "char"] = "unigram"
     tgt_model_type: Literal["unigram", "bpe", "word", "char"] = "unigram"
     src_vocab_size: int = 8000
@@ -190,8 +190,11 @@ class TrainConfig:
 class DecodeConfig:
     beam_size: int = 4  # 1 = greedy search
     nbest: int = 1
-    length_penalty: float = 1.0  # final score = log P / length ** length_penalty
-    max_len_a: float = 2.0  # max output tokens = a * source tokens + b
+    # final score = log P / length ** length_penalty (the paper, §6.1: GNMT's penalty,
+    # alpha 0.6; see decoding/constraints.py length_normalize)
+    length_penalty: float = 1.0
+    # max output tokens = a * source tokens + b (the paper, §6.1: source length + 50)
+    max_len_a: float = 2.0
     max_len_b: int = 10
     no_repeat_ngram_size: int = 0  # 0 = off; n > 0 bans repeating any n-gram
     batch_size: int = 64  # sentences per batch at inference

@@ -6,7 +6,8 @@ B sentences x K beams are decoded together as B·K rows. Each step:
 2. ``select_top``: keep the best 2·K candidates per sentence (2·K so that, even if K of
    them end in EOS, K live ones remain).
 3. ``finalize``: candidates ranked in the top K that end in EOS become finished
-   hypotheses, scored with the length penalty.
+   hypotheses, scored with the length penalty (log P / |Y|^α; DEVIATION: the paper's
+   §6.1 uses GNMT's ((5 + |Y|) / 6)^α with α = 0.6, see constraints.length_normalize).
 4. ``choose_live``: the best K candidates *not* ending in EOS continue.
 5. ``reorder``: token prefixes and the KV cache follow their beams.
 

@@ -40,13 +40,19 @@ class Hypothesis:
 
 
 def length_normalize(log_prob: torch.Tensor | float, length: int, alpha: float):
-    """Score for ranking: sum of log-probs / length^alpha. alpha = 0 keeps raw log P,
-    which favours short outputs; alpha = 1 is the per-token average.
+    """Score that ranks hypotheses of different lengths:
 
-    DEVIATION: §6.1 of the paper uses the length penalty of Wu et al. (2016, GNMT),
-    lp(Y) = (5 + |Y|)^α / (5 + 1)^α with α = 0.6. We divide by |Y|^α (fairseq's
-    ``lenpen``; CTranslate2 computes the same, so both engines rank alike), α =
-    ``decode.length_penalty``, default 1.0."""
+        score(Y) = log P(Y) / |Y|^α        α = decode.length_penalty (default 1.0)
+
+    |Y| counts the output tokens, </s> included. α = 0 keeps the raw log P, which favours
+    short outputs; α = 1 is the per-token average.
+
+    Paper: §6.1, "We used beam search with a beam size of 4 and length penalty α = 0.6",
+    the penalty of Wu et al. 2016 (GNMT): score(Y) = log P(Y) / lp(Y) with
+    lp(Y) = (5 + |Y|)^α / (5 + 1)^α.
+    DEVIATION: we divide by |Y|^α instead (fairseq's ``lenpen``), because CTranslate2, our
+    export target, computes that, so both engines rank alike; and our α defaults to 1.0,
+    not 0.6."""
     return log_prob / (length ** alpha)
 
 
@@ -56,7 +62,7 @@ def max_output_length(source_tokens: int, cfg: DecodeConfig) -> int:
     rule: every engine and the search use it.
 
     DEVIATION: §6.1: "We set the maximum output length during inference to input length +
-    50, but terminate early when possible." Chinese output is shorter than English input in
+    50, but terminate early when possible [38]." Chinese output is shorter than English input in
     tokens, and the cap is what bounds a runaway hypothesis, so ours scales with the input
     (default 2·S + 10) and has an absolute ceiling."""
     return min(int(source_tokens * cfg.max_len_a) + cfg.max_len_b, cfg.max_output_tokens)

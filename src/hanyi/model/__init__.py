@@ -1,11 +1,17 @@
 """The Transformer model, written to be read.
 
-Shape legend (batch first everywhere):
-    B batch   S source length   T target length   D d_model   H heads   Dh head dim (D / H)
-    F d_ff    V vocabulary      K beam size       L layers
+Shape legend (batch first everywhere; each letter has one meaning):
+    B batch   S source length   T target length   D d_model   H heads
+    Dh head dim: D / H, the paper's d_k = d_v      F d_ff      V vocabulary
+    K beam size   L layers (of the encoder or decoder stack)
+    Tq, Tk: query and key lengths inside attention (S or T, depending on the site)
 
-Reading order (paper order): masks -> embeddings -> attention (kernels, multi-head) ->
-feedforward -> layers -> transformer.
+Reading order (the paper's order), one concept per file:
+    masks.py -> embeddings.py -> attention/base.py -> attention/reference.py ->
+    attention/multihead.py -> feedforward.py -> layers.py -> transformer.py -> cache.py
+``attention/sdpa.py`` is the same equation as ``reference.py``, fused by PyTorch (the
+default). ``attention/efficient/`` holds kernels from later papers; the paper's model never
+needs them. ``docs/walkthrough.py`` runs every piece on toy inputs.
 """
 
 from hanyi.config import ModelConfig

@@ -1,4 +1,10 @@
-"""Token embeddings and sinusoidal positions (§3.4 and §3.5)."""
+"""Token embeddings and sinusoidal positions (§3.4 and §3.5).
+
+Attention by itself ignores word order (it is a weighted sum over a set), so the model adds
+to each token's embedding a vector that depends only on its position: §3.5, "we add
+"positional encodings" to the input embeddings at the bottoms of the encoder and decoder
+stacks."
+"""
 
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
     Each dimension is a sinusoid of a different wavelength (2π .. 10000·2π), so a fixed
     offset k turns PE(pos) into PE(pos+k) by a linear map — the paper's reason for choosing it.
     """
-    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)  # (L, 1)
+    position = torch.arange(max_len, dtype=torch.float32).unsqueeze(1)  # (max_len, 1)
     inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32)
                          * (-math.log(10000.0) / d_model))  # (D/2,)
     table = torch.zeros(max_len, d_model)

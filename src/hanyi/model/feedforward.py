@@ -3,8 +3,8 @@
     FFN(x) = max(0, x W1 + b1) W2 + b2
 
 Two linear maps with a ReLU between them, applied to every position separately
-(D -> F -> D, with F = 4·D in the paper). Without the ReLU (an easy slip: the notebook this
-project grew from made it) the two maps collapse into one linear map with extra parameters.
+(D -> F -> D, with F = 4·D in the paper: d_ff = 2048 for d_model = 512). Without the ReLU
+(an easy slip to make) the two maps collapse into one linear map with extra parameters.
 """
 
 from __future__ import annotations

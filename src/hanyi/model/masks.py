@@ -1,17 +1,22 @@
-"""Attention masks — the only place in hanyi that builds them.
+"""Attention masks (§3.2.3) — the only place in hanyi that builds them.
 
 Convention (the same as ``torch.nn.functional.scaled_dot_product_attention``):
 a mask is **boolean** and ``True`` means "this query may attend to this key". Masks are
 broadcastable to ``(B, H, Tq, Tk)``.
 
-Padding masks cover **keys** only. A padded *query* position still attends to the real
-keys of its sentence, so no row of the attention matrix is ever fully masked (a fully
-masked row would make softmax return NaN). Outputs at padded positions are simply ignored
-by the loss.
+Two kinds, combined with ``&``:
 
-Efficient kernels must not build a dense ``(Tq, Tk)`` matrix, so a mask travels as an
-:class:`AttentionMask` that keeps its two parts apart — the key-padding vector and the
-"causal" flag — and builds the dense form only when a kernel asks for it.
+* padding: sentences in a batch have different lengths, so the short ones are filled with
+  <pad> tokens. No query may attend to a padded *key*. Padded *queries* still attend to
+  the real keys of their sentence, so no row of the attention matrix is ever fully masked
+  (a fully masked row would make softmax return NaN); their outputs are ignored by the loss.
+* causal: the decoder predicts token i from tokens < i only, so target position i may
+  not see later positions. §3.2.3: "We need to prevent leftward information flow in the
+  decoder to preserve the auto-regressive property."
+
+A mask travels between the layers as an :class:`AttentionMask` that keeps the two parts
+apart (a (B, Tk) padding vector and a causal flag); :meth:`AttentionMask.dense` combines
+them into the ``(B, 1, Tq, Tk)`` matrix the attention kernels apply.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def causal_mask(t_query: int, t_key: int | None = None, offset: int = 0,
 
 @dataclass
 class AttentionMask:
-    """What a query may attend to, in factored form.
+    """What a query may attend to, in two parts.
 
     key_padding: (B, Tk) bool, True at real keys; None = no padding.
     causal: queries may not attend to later keys.
@@ -54,17 +59,11 @@ class AttentionMask:
     offset: int = 0
 
     def dense(self, t_query: int, t_key: int, device: torch.device) -> torch.Tensor | None:
-        """(B or 1, 1, Tq, Tk) bool mask for dense kernels, or None if nothing is masked."""
+        """(B or 1, 1, Tq, Tk) bool mask, or None if nothing is masked."""
         mask = None
         if self.key_padding is not None:
             mask = self.key_padding[:, None, None, :]  # (B, 1, 1, Tk)
-        if self.causal and not (t_query == 1 and self.offset + 1 >= t_key):
-            # A single new query at the end of the sequence may see every key: skip the mask.
+        if self.causal:
             causal = causal_mask(t_query, t_key, self.offset, device)[None, None]  # (1,1,Tq,Tk)
             mask = causal if mask is None else mask & causal
         return mask
-
-    def select(self, index: torch.Tensor) -> AttentionMask:
-        """Reorder / repeat the batch dimension (beam search)."""
-        kp = None if self.key_padding is None else self.key_padding.index_select(0, index)
-        return AttentionMask(kp, self.causal, self.offset)

@@ -3,9 +3,11 @@
     memory, src_padding = model.encode(src)                        # once per batch
     log_probs, cache, attention = model.decode_step(tgt, memory, src_padding, cache)
 
-``forward(src, tgt_in)`` runs both at once over a whole target prefix for training
-("teacher forcing"). Decoding strategies (greedy, beam) live in ``hanyi.decoding`` and call
-only ``encode`` and ``decode_step``; the model keeps no state between calls.
+The encoder turns the source sentence into ``memory``: one D-wide vector per source token
+(B, S, D), the decoder's only view of the source (the name comes from §3.2.3's "memory keys
+and values"). ``forward(src, tgt_in)`` runs both at once over a whole target prefix for
+training ("teacher forcing"). Decoding strategies (greedy, beam) live in ``hanyi.decoding``
+and call only ``encode`` and ``decode_step``; the model keeps no state between calls.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ class SpecialIds(NamedTuple):
     eos: int
 
 
+class Decoded(NamedTuple):
+    hidden: torch.Tensor  # (B, T, D), after the decoder's final LayerNorm (pre-LN)
+    cache: DecoderCache  # keys and values of every position so far
+    attention: torch.Tensor | None  # (L, B, H, T, S) cross-attention per layer, if asked
+
+
 class StepOutput(NamedTuple):
     log_probs: torch.Tensor  # (B, V) for the last new position, float32
     cache: DecoderCache
@@ -47,15 +55,14 @@ class Transformer(nn.Module):
         self.positions = SinusoidalPositions(d, cfg.max_positions)
         self.embed_dropout = nn.Dropout(drop)  # §5.4: dropout on embeddings + positions
 
-        def kernel(site):  # validated per site: a clear ConfigError, never a late crash
-            return build_kernel(cfg, site)
-
+        # The attention kernel of each site, chosen by name in the config (default `sdpa`).
         self.encoder_layers = nn.ModuleList(
-            EncoderLayer(d, cfg.n_heads, cfg.d_ff, drop, cfg.norm_position, kernel("encoder"))
+            EncoderLayer(d, cfg.n_heads, cfg.d_ff, drop, cfg.norm_position,
+                         build_kernel(cfg, "encoder"))
             for _ in range(cfg.encoder_layers))
         self.decoder_layers = nn.ModuleList(
             DecoderLayer(d, cfg.n_heads, cfg.d_ff, drop, cfg.norm_position,
-                         kernel("decoder"), kernel("cross"))
+                         build_kernel(cfg, "decoder"), build_kernel(cfg, "cross"))
             for _ in range(cfg.decoder_layers))
         # Pre-LN leaves the residual stream un-normalised, so a final LayerNorm closes each
         # stack (deviation: the paper, post-LN, has none).
@@ -83,7 +90,10 @@ class Transformer(nn.Module):
 
     # ----------------------------------------------------------------- encoder
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src: (B, S) ids -> memory (B, S, D) and src_padding (B, S) bool (True = real)."""
+        """src: (B, S) ids -> memory (B, S, D) and src_padding (B, S) bool (True = real).
+
+        ``memory`` is the encoder's output, which every decoder layer's cross-attention
+        reads; ``src_padding`` goes with it so that no one attends to padded source tokens."""
         src_padding = padding_mask(src, self.src_ids.pad)  # (B, S)
         mask = AttentionMask(key_padding=src_padding)
         x = self.embed_dropout(self.positions(self.src_embed(src)))  # (B, S, D)
@@ -93,10 +103,9 @@ class Transformer(nn.Module):
 
     # ----------------------------------------------------------------- decoder
     def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_padding: torch.Tensor,
-               cache: DecoderCache | None = None, need_weights: bool = False):
-        """Run the decoder over ``tgt`` (B, T) — new positions after ``cache.length`` earlier
-        ones. Returns hidden states (B, T, D), the updated cache and cross-attention weights
-        (L, B, H, T, S) if asked."""
+               cache: DecoderCache | None = None, need_weights: bool = False) -> Decoded:
+        """Run the decoder over ``tgt`` (B, T): new positions after ``cache.length`` earlier
+        ones (none without a cache)."""
         offset = 0 if cache is None else cache.length
         # Causal self-attention: position i sees target positions <= i (§3.2.3). Target
         # padding sits at the end of each row, so causality alone keeps real tokens from
@@ -108,15 +117,15 @@ class Transformer(nn.Module):
         new_cache.length = offset + tgt.size(1)
         weights = []
         for i, layer in enumerate(self.decoder_layers):
-            x, w, (self_kv, cross_kv) = layer(
-                x, memory, self_mask, cross_mask,
-                self_cache=None if cache is None else cache.self_attn[i],
-                cross_cache=None if cache is None else cache.cross_attn[i],
-                need_weights=need_weights)
-            new_cache.self_attn[i], new_cache.cross_attn[i] = self_kv, cross_kv
-            weights.append(w)
+            out = layer(x, memory, self_mask, cross_mask,
+                        self_cache=None if cache is None else cache.self_attn[i],
+                        cross_cache=None if cache is None else cache.cross_attn[i],
+                        need_weights=need_weights)
+            x = out.x  # (B, T, D)
+            new_cache.self_attn[i], new_cache.cross_attn[i] = out.self_kv, out.cross_kv
+            weights.append(out.cross_weights)
         attention = torch.stack(weights) if need_weights else None  # (L, B, H, T, S)
-        return self.decoder_norm(x), new_cache, attention
+        return Decoded(self.decoder_norm(x), new_cache, attention)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, D) -> (B, T, V) pre-softmax scores."""
@@ -125,8 +134,7 @@ class Transformer(nn.Module):
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher forcing: src (B, S), tgt_in (B, T) -> logits (B, T, V)."""
         memory, src_padding = self.encode(src)
-        hidden, _, _ = self.decode(tgt_in, memory, src_padding)
-        return self.logits(hidden)
+        return self.logits(self.decode(tgt_in, memory, src_padding).hidden)
 
     def decode_step(self, tgt: torch.Tensor, memory: torch.Tensor, src_padding: torch.Tensor,
                     cache: DecoderCache | None, need_weights: bool = False) -> StepOutput:

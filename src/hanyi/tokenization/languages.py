@@ -37,8 +37,8 @@ def detokenizer(lang: str) -> Callable[[str], str]:
 
 def load_vocabs(folder: Path, direction: str, split_punctuation: bool,
                 names: tuple[str, str] = ("src.model", "tgt.model")) -> tuple[Vocab, Vocab]:
-    """Source and target vocabularies from ``folder/names``. ``split_punctuation`` (word
-    models of the seed recipe) belongs to the English side, whichever that is."""
+    """Source and target vocabularies from ``folder/names``. ``split_punctuation`` (for
+    word-level models, as in configs/seed.yaml) belongs to the English side, whichever that is."""
     src, tgt = languages(direction)
     return (Vocab.from_file(folder / names[0], split_punctuation=split_punctuation and src == "en"),
             Vocab.from_file(folder / names[1], split_punctuation=split_punctuation and tgt == "en"))

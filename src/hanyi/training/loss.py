@@ -1,13 +1,20 @@
-"""Label-smoothed cross-entropy (§5.4: "we employed label smoothing of value ε_ls = 0.1").
+"""Label-smoothed cross-entropy (§5.4).
 
-Smoothing spreads ε of each target's probability mass uniformly over the vocabulary, so
-the model is never pushed to infinite confidence: perplexity gets worse, BLEU better (the
-paper's observation). Padding positions are ignored. The sum over real tokens is returned,
-DEVIATION (small): PyTorch's ``label_smoothing`` spreads ε over all V classes, the padding
-and <s> classes included, which the model can never be asked to predict; the Annotated
-Transformer puts no mass on padding. The difference is 2/V of ε (V = 8,000: 0.0025%).
-so the caller can normalise by the number of tokens in the whole update (gradient
-accumulation and several processes included).
+Paper: "During training, we employed label smoothing of value ε_ls = 0.1 [36]. This hurts
+perplexity, as the model learns to be more unsure, but improves accuracy and BLEU score."
+The target distribution is (1 − ε) on the reference token plus ε spread uniformly, so the
+model is never pushed towards infinite confidence:
+
+    loss = (1 − ε) · (−log p_y) + ε / V · Σ_v (−log p_v)            (summed over real tokens)
+
+DEVIATION (small): PyTorch's ``label_smoothing``, which we use, spreads ε over all V classes,
+<pad> and <s> included, although the model is never asked to predict them; the Annotated
+Transformer puts no mass on <pad> (ε / (V − 2) on every class but the reference and <pad>).
+The difference is 2 · ε / V of the probability mass (ε = 0.1, V = 8,000: 0.0025%).
+
+Padding positions are ignored. The sum over real tokens is returned, so the caller can
+normalise by the number of tokens in the whole update (gradient accumulation and several
+processes included).
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (β2 = 0.98 and ε = 1e-9 as in §5.3). Weight decay skips biases, LayerNorm
-    and embeddings (the usual practice; decay on those hurts)."""
+    """AdamW (β1 = 0.9, β2 = 0.98 and ε = 1e-9 as in §5.3). With ``train.weight_decay`` 0
+    (the default) AdamW is exactly the paper's Adam; decay > 0 is our addition, and then
+    skips biases, LayerNorm and embeddings (the usual practice; decay on those hurts)."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if not param.requires_grad:

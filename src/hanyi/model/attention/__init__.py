@@ -1,8 +1,10 @@
-"""Attention: projections (`MultiHeadAttention`) and swappable kernels chosen by name.
+"""Attention (§3.2): multi-head projections (`MultiHeadAttention`) around a kernel chosen by
+name.
 
-``ATTENTION_KERNELS`` is an explicit dict, name -> kernel class. To add a kernel, write
-one file with a header (idea, paper, cost, exact or approximate), add it here, and the
-contract tests in ``tests/test_attention_kernels.py`` check it against `reference`.
+The paper's kernels, in front: `reference` (Eq. 1 written out) and `sdpa` (the same
+equation, fused by PyTorch). ``efficient/`` holds kernels from later papers that avoid the
+(Tq × Tk) score matrix; they register here under their names too, and
+``tests/test_attention_kernels.py`` checks each one against `reference`.
 """
 
 from __future__ import annotations
@@ -11,27 +13,19 @@ from typing import TYPE_CHECKING
 
 from hanyi.errors import ConfigError
 from hanyi.model.attention.base import AttentionKernel
-from hanyi.model.attention.bigbird import BigBirdAttention
-from hanyi.model.attention.linear import LinearAttention
-from hanyi.model.attention.linformer import LinformerAttention
-from hanyi.model.attention.local import LocalAttention
-from hanyi.model.attention.multihead import MultiHeadAttention
-from hanyi.model.attention.performer import PerformerAttention
+from hanyi.model.attention.efficient import EFFICIENT_KERNELS, build_efficient_kernel
+from hanyi.model.attention.multihead import Attended, MultiHeadAttention
 from hanyi.model.attention.reference import ReferenceAttention
 from hanyi.model.attention.sdpa import SDPAAttention
 
 if TYPE_CHECKING:
     from hanyi.config import ModelConfig
 
-ATTENTION_KERNELS: dict[str, type[AttentionKernel]] = {
+PAPER_KERNELS: dict[str, type[AttentionKernel]] = {
     "reference": ReferenceAttention,
     "sdpa": SDPAAttention,
-    "local": LocalAttention,
-    "bigbird": BigBirdAttention,
-    "linformer": LinformerAttention,
-    "performer": PerformerAttention,
-    "linear": LinearAttention,
 }
+ATTENTION_KERNELS: dict[str, type[AttentionKernel]] = {**PAPER_KERNELS, **EFFICIENT_KERNELS}
 
 
 def get_kernel(name: str) -> type[AttentionKernel]:
@@ -42,25 +36,16 @@ def get_kernel(name: str) -> type[AttentionKernel]:
         raise ConfigError(f"unknown attention kernel {name!r}; choose one of {valid}") from None
 
 
-SITE_NAMES = {"encoder": "encoder self-attention", "decoder": "decoder (causal) self-attention",
-              "cross": "encoder-decoder (cross) attention"}
-
-
 def build_kernel(cfg: ModelConfig, site: str) -> AttentionKernel:
-    """The kernel configured for ``site`` ("encoder", "decoder" or "cross"), validated.
-
-    Raises ConfigError for an unknown name or a kernel that cannot serve this site (for
-    example `linformer` outside the encoder), listing the kernels that can.
-    """
+    """The kernel configured for ``site``: "encoder" (self-attention), "decoder" (causal
+    self-attention) or "cross" (encoder-decoder attention). The paper's kernels serve every
+    site; an efficient kernel is checked against the site it is asked to serve."""
     name = cfg.kernel_for(site)
-    kernel = get_kernel(name)
-    if not kernel.supports_site(site):
-        valid = ", ".join(n for n, k in sorted(ATTENTION_KERNELS.items()) if k.supports_site(site))
-        raise ConfigError(f"model.{site}_attention: {name!r} cannot be used for "
-                          f"{SITE_NAMES[site]}; choose one of {valid} (or set "
-                          f"model.{site}_attention separately from model.attention)")
-    return kernel.from_config(cfg, site)
+    kernel = get_kernel(name)  # ConfigError for an unknown name
+    if name in PAPER_KERNELS:
+        return kernel(dropout=cfg.attention_dropout)
+    return build_efficient_kernel(name, cfg, site, also_valid=sorted(PAPER_KERNELS))
 
 
-__all__ = ["ATTENTION_KERNELS", "AttentionKernel", "MultiHeadAttention", "build_kernel",
-           "get_kernel"]
+__all__ = ["ATTENTION_KERNELS", "PAPER_KERNELS", "Attended", "AttentionKernel",
+           "MultiHeadAttention", "build_kernel", "get_kernel"]

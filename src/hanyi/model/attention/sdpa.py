@@ -5,8 +5,7 @@ PyTorch picks a fused implementation (FlashAttention / memory-efficient attentio
 a fused C++ kernel on CPU) that never materialises more of the score matrix than it must.
 Time O(Tq·Tk·Dh) like `reference`; memory O(Tq·Tk) only in its unfused fallback, about
 O((Tq + Tk)·Dh) in the fused (flash-style) kernels. Exact (up to floating-point rounding).
-It does not return the attention weights; when a caller asks for them,
-``MultiHeadAttention`` falls back to `reference` for that call.
+The default kernel of ``ModelConfig``.
 """
 
 from __future__ import annotations
@@ -14,11 +13,22 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from hanyi.model.attention.base import AttentionKernel
+from hanyi.model.attention.reference import attention
 from hanyi.model.masks import AttentionMask
 
 
 class SDPAAttention(AttentionKernel):
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
-        dense = mask.dense(q.size(-2), k.size(-2), q.device)  # SDPA: True = may attend, too
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=dense, dropout_p=self.dropout_p)
+        if need_weights:
+            # The fused function never hands back the weights. A caller that wants them
+            # (the heat-map) gets this call computed the explicit way: the same equation.
+            return attention(q, k, v, mask, self.dropout_p)
+        t_query, t_key = q.size(-2), k.size(-2)
+        if mask.causal and t_query == 1 and mask.offset + 1 >= t_key:
+            # One decoding step: the single new query is the newest position, so the causal
+            # part allows every key. Dropping it (keeping any padding) lets PyTorch use its
+            # fastest path, which it may skip when given a mask.
+            mask = AttentionMask(key_padding=mask.key_padding)
+        allowed = mask.dense(t_query, t_key, q.device)  # SDPA: True = may attend, too
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=self.dropout_p)
         return out, None  # (B, H, Tq, Dh)

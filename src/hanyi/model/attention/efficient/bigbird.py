@@ -12,7 +12,7 @@ With all three, the paper proves sparse attention stays a universal approximator
 Cost per head: time O(T · (2w/b + 1 + g + r) · b · Dh) plus O(g · b · T · Dh) for the
 global rows, memory O(T · (2w + (g + r) · b)): linear in T. Exact softmax over the chosen
 blocks, so equal to `reference` when the blocks cover the whole sentence; otherwise a
-different, sparser model (``exact = False``).
+different, sparser model.
 
 Deviations, flagged: (1) the random blocks are drawn from all blocks and repeats of
 window/global blocks are dropped (BigBird samples from the rest), so a row may end up
@@ -30,14 +30,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hanyi.model.attention.base import AttentionKernel
+from hanyi.model.attention.efficient.base import EfficientKernel
 from hanyi.model.masks import AttentionMask
 
 
-class BigBirdAttention(AttentionKernel):
+class BigBirdAttention(EfficientKernel):
     supports_causal = False
     supports_cross = False
-    exact = False
 
     def __init__(self, block: int, window: int, global_blocks: int, random_blocks: int,
                  dropout: float = 0.0):
@@ -80,7 +79,7 @@ class BigBirdAttention(AttentionKernel):
         return idx, valid
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
-        self.check_mask(mask)
+        self.check(mask, need_weights)
         b, h, t, d_head = q.shape  # (B, H, T, Dh); self-attention: Tq = Tk = T
         bs = self.block
         n_blocks = -(-t // bs)

@@ -9,8 +9,7 @@ Longformer, Beltagy et al. 2020). Stacking L layers gives each token an L·w rec
 Cost per head: time O(T · w · Dh) and memory O(T · w) — linear in the length T for a
 fixed window, against O(T²) for `reference`. Exact *for its sparsity pattern* (an exact
 softmax over the window, no approximation inside it), but a different model from full
-attention: it equals `reference` only when the window covers the whole sentence
-(``exact = False`` in the registry's sense).
+attention: it equals `reference` only when the window covers the whole sentence.
 
 How it avoids the T × T matrix (blocked computation):
     queries are cut into blocks of c = min(w, Tq) consecutive positions; block b needs
@@ -36,13 +35,12 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hanyi.model.attention.base import AttentionKernel
+from hanyi.model.attention.efficient.base import EfficientKernel
 from hanyi.model.masks import AttentionMask
 
 
-class LocalAttention(AttentionKernel):
+class LocalAttention(EfficientKernel):
     supports_cross = False
-    exact = False  # equal to `reference` only if the window covers the sentence
 
     def __init__(self, window: int, dropout: float = 0.0):
         super().__init__(dropout)
@@ -72,6 +70,7 @@ class LocalAttention(AttentionKernel):
         return c, key_idx, (rel >= -left) & (rel <= right)
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
+        self.check(mask, need_weights)
         b, h, t_q, d_head = q.shape  # (B, H, Tq, Dh)
         c, key_idx, allowed = self.spans(t_q, k.size(2), mask, q.device)
         n_blocks = key_idx.size(0)

@@ -8,7 +8,7 @@ learned (k × n) matrices E and F before attending:
     Attention = softmax(Q (E K)ᵀ / √d_k) · (F V)        # (T × k) scores, not (T × T)
 
 Cost per head: time O(T · k · Dh), memory O(T · k) — linear in T for a fixed rank k
-(``model.attention_rank``). Approximate (``exact = False``): the output mixes positions
+(``model.attention_rank``). Approximate: the output mixes positions
 through E and F, so it never equals `reference`.
 
 Restrictions, by design of the method: **encoder self-attention only.** E mixes all
@@ -31,14 +31,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from hanyi.errors import InputError
-from hanyi.model.attention.base import AttentionKernel
+from hanyi.model.attention.efficient.base import EfficientKernel
 from hanyi.model.masks import AttentionMask
 
 
-class LinformerAttention(AttentionKernel):
+class LinformerAttention(EfficientKernel):
     supports_causal = False
     supports_cross = False
-    exact = False
 
     def __init__(self, rank: int, max_length: int, dropout: float = 0.0):
         super().__init__(dropout)
@@ -50,7 +49,7 @@ class LinformerAttention(AttentionKernel):
         return cls(cfg.attention_rank, cfg.max_positions, cfg.attention_dropout)
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
-        self.check_mask(mask)
+        self.check(mask, need_weights)
         t_k = k.size(2)
         if t_k > self.proj_k.size(1):
             raise InputError(f"linformer attention was built for at most {self.proj_k.size(1)} "

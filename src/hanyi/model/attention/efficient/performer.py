@@ -30,8 +30,8 @@ import math
 
 import torch
 
-from hanyi.model.attention.base import AttentionKernel
-from hanyi.model.attention.kernelized import implied_weights, kernelized_attention
+from hanyi.model.attention.efficient.base import EfficientKernel
+from hanyi.model.attention.efficient.kernelized import implied_weights, kernelized_attention
 from hanyi.model.masks import AttentionMask
 
 
@@ -49,9 +49,8 @@ def orthogonal_features(n_features: int, d_head: int,
     return directions * lengths[:, None]  # (M, Dh)
 
 
-class PerformerAttention(AttentionKernel):
+class PerformerAttention(EfficientKernel):
     returns_weights = True  # the implied weights, built only when asked
-    exact = False
 
     def __init__(self, n_features: int, d_head: int, dropout: float = 0.0):
         super().__init__(dropout)

@@ -11,7 +11,7 @@ head, causal (a prefix sum — the paper's "RNN" view, §3.4) or not. See kernel
 the shared engine.
 
 Not an approximation of softmax attention but a different similarity, learned with it
-(``exact = False``): it never equals `reference`. Attention dropout is not applied
+it never equals `reference`. Attention dropout is not applied
 (deviation: there is no weight matrix to drop from). Computed in float32 even under bf16
 autocast (the prefix sums run over the whole sequence).
 """
@@ -21,14 +21,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hanyi.model.attention.base import AttentionKernel
-from hanyi.model.attention.kernelized import implied_weights, kernelized_attention
+from hanyi.model.attention.efficient.base import EfficientKernel
+from hanyi.model.attention.efficient.kernelized import implied_weights, kernelized_attention
 from hanyi.model.masks import AttentionMask
 
 
-class LinearAttention(AttentionKernel):
+class LinearAttention(EfficientKernel):
     returns_weights = True  # the implied weights, built only when asked
-    exact = False
 
     def forward(self, q, k, v, mask: AttentionMask, need_weights: bool = False):
         with torch.autocast(q.device.type, enabled=False):  # long prefix sums: float32
