@@ -253,3 +253,25 @@ def test_a_malformed_glossary_names_its_line(model, tmp_path):
                       f"{glossary}:3", "English term<TAB>Chinese")
     assert_user_error(hanyi("translate", "--model", model, "--glossary",
                             str(tmp_path / "none.tsv"), "Hi."), "glossary file not found")
+
+
+SHIPPED = str(REPO / "models" / "hanyi-en-zh")  # named only: these errors come before it loads
+
+
+def test_documents_that_cannot_be_read_are_one_line(capsys, tmp_path):
+    folder = tmp_path / "site.html"
+    folder.mkdir()
+    assert "is a directory" in user_error(capsys, "translate", "--model", SHIPPED, "-i",
+                                          str(folder))
+    for name in ("empty.md", "blank.html"):
+        (tmp_path / name).write_text("" if name == "empty.md" else " \n\n", encoding="utf-8")
+        assert "is empty" in user_error(capsys, "translate", "--model", SHIPPED, "-i",
+                                        str(tmp_path / name))
+    broken = tmp_path / "page.html"
+    broken.write_bytes(b"<p>fine</p>\n<p>caf\xe9</p>\n")  # Latin-1, not UTF-8, on line 2
+    line = user_error(capsys, "translate", "--model", SHIPPED, "-i", str(broken))
+    assert f"{broken}:2" in line and "invalid UTF-8" in line
+    assert "translates a file" in user_error(capsys, "translate", "--model", SHIPPED,
+                                             "--format", "markdown", "# Hi")
+    assert "not found" in user_error(capsys, "translate", "--model", SHIPPED, "-i",
+                                     str(tmp_path / "missing.md"))

@@ -217,3 +217,42 @@ def test_subtitles_and_catalogues_are_translated_with_their_structure(model, tmp
     assert proc.returncode == 0, proc.stderr.decode()
     (entry,) = polib.pofile(proc.stdout.decode())
     assert "%d" in entry.msgstr and "fuzzy" in entry.flags
+
+
+def test_markdown_and_html_files_keep_their_structure(tmp_path):
+    """The shipped model (any model would do): text in Chinese, markup and code kept."""
+    from html.parser import HTMLParser
+
+    from hanyi.documents.markdown_doc import parser
+
+    shipped = str(REPO / "models" / "hanyi-en-zh")
+    guide = tmp_path / "guide.md"
+    guide.write_text("# Getting started\n\nRead the *manual* before you begin.\n\n"
+                     "- Open the [settings](https://example.com/s) page.\n\n"
+                     "```bash\nhanyi translate \"Hello\"\n```\n", encoding="utf-8")
+    out = tmp_path / "guide.zh.md"
+    proc = hanyi("translate", "--model", shipped, "-i", str(guide), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr.decode()
+    text = out.read_text(encoding="utf-8")
+    kinds = lambda s: [t.type for t in parser().parse(s)]  # noqa: E731
+    assert kinds(text) == kinds(guide.read_text(encoding="utf-8"))
+    assert "```bash\nhanyi translate \"Hello\"\n```" in text and "(https://example.com/s)" in text
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text.split("\n")[0])
+
+    class Tags(HTMLParser):
+        def __init__(self, s):
+            super().__init__()
+            self.tags = []
+            self.feed(s)
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, [a for a in attrs if a[0] != "alt"]))
+
+        def handle_endtag(self, tag):
+            self.tags.append(("/" + tag, []))
+
+    page = "<h1>Welcome</h1><p>Please <a href='/in'>sign in</a> now.</p><img alt='A cat'>"
+    proc = hanyi("translate", "--model", shipped, "--format", "html", stdin=page.encode())
+    assert proc.returncode == 0, proc.stderr.decode()
+    html_out = proc.stdout.decode()
+    assert Tags(html_out).tags == Tags(page).tags and "A cat" not in html_out

@@ -3,7 +3,9 @@
 The real server (uvicorn on 127.0.0.1, a free port) runs in a thread. We type a sentence,
 press Translate, and check for Chinese output, n-best alternatives, the request time and
 a drawn heat-map (non-white pixels on the canvas); then Ctrl+Enter, the layer/head
-selectors, and a phone-width window without horizontal scrolling. Screenshots go to the
+selectors, and a phone-width window without horizontal scrolling. Documents: paragraphs
+kept, the Markdown and HTML formats, glossary lines, and a file uploaded and its
+translation downloaded. Screenshots go to the
 test's tmp dir (and to $HANYI_SERVE_SCREENSHOT when set, which is how docs/serve.png was
 made). `.ci/run` installs chromium and chromium-driver; without them the test skips.
 """
@@ -140,3 +142,56 @@ def test_page_fits_a_phone_screen(server_url, browser, tmp_path):
     view_width = browser.execute_script("return window.innerWidth")
     assert page_width <= view_width, (page_width, view_width)
     browser.save_screenshot(str(tmp_path / "serve-phone.png"))
+
+
+def run_page(driver, text: str, fmt: str = "text", glossary: str = "") -> str:
+    """Translate ``text`` in format ``fmt`` through the page; the output's text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.execute_script("document.getElementById('glossary-box').open = true")
+    for element_id, value in (("src", text), ("glossary", glossary)):
+        box = driver.find_element(By.ID, element_id)
+        box.clear()
+        box.send_keys(value)
+    Select(driver.find_element(By.ID, "format")).select_by_value(fmt)
+    driver.execute_script("document.getElementById('output').dataset.state = ''")
+    driver.find_element(By.ID, "translate").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "output").get_attribute("data-state")
+             in ("done", "error"))
+    assert driver.find_element(By.ID, "error").get_attribute("hidden"), \
+        driver.find_element(By.ID, "error").text
+    return driver.find_element(By.ID, "output").get_attribute("textContent")
+
+
+def test_page_translates_paragraphs_documents_glossary_and_files(server_url, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server_url + "/")
+    out = run_page(browser, "I like to read books. Tom likes tea.\n\nWhere is the station?")
+    paragraphs = out.split("\n")
+    assert len(paragraphs) == 3 and paragraphs[1] == "", out
+    assert CJK.search(paragraphs[0]) and CJK.search(paragraphs[2])
+    assert not browser.find_elements(By.CSS_SELECTOR, "#alternatives li:nth-child(2)")
+
+    out = run_page(browser, "# Books\n\nI like *books*.\n\n```\ncode stays\n```", "markdown")
+    assert out.startswith("# ") and out.endswith("```\ncode stays\n```") and CJK.search(out)
+    out = run_page(browser, "<p>I like <b>books</b>.</p><pre>x = 1</pre>", "html")
+    assert out.startswith("<p>") and "<b>" in out and out.endswith("</p><pre>x = 1</pre>")
+    assert CJK.search(out), out
+    out = run_page(browser, "Tom likes tea.", glossary="Tom = 汤姆先生")
+    assert "汤姆先生" in out  # the glossary's Chinese, in place or appended: never lost
+    browser.save_screenshot(str(tmp_path / "serve-documents.png"))
+
+    guide = tmp_path / "guide.md"
+    guide.write_text("# Tea\n\nTom likes tea.\n\n```\nkeep\n```\n", encoding="utf-8")
+    browser.find_element(By.ID, "file").send_keys(str(guide))
+    browser.find_element(By.ID, "translate-file").click()
+    link = wait_for(browser, lambda d: d.find_element(By.ID, "download").is_displayed()
+                    and d.find_element(By.ID, "download"))
+    assert link.get_attribute("download") == "guide.zh.md"
+    assert link.get_attribute("href").startswith("blob:")
+    content = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.text()).then(done);", link.get_attribute("href"))
+    assert content.startswith("# ") and "```\nkeep\n```" in content and CJK.search(content)

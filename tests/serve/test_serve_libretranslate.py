@@ -1,5 +1,7 @@
 """LibreTranslate compatibility, tested with LibreTranslate's own Python client
-(libretranslatepy) against a real server on a loopback port."""
+(libretranslatepy) against a real server on a loopback port. The client has no file
+upload; /translate_file and /download_file are tested with httpx the way LibreTranslate's
+own web page and other clients use them (multipart post, then a GET of the URL)."""
 
 from __future__ import annotations
 
@@ -79,7 +81,70 @@ def test_json_lists_alternatives_and_clear_errors(server):
     assert status == 200 and isinstance(data["alternatives"], list)
     for body, message in (({"q": "a", "source": "fr", "target": "zh"}, "fr is not supported"),
                           ({"q": "a", "source": "en", "target": "de"}, "de is not supported"),
-                          ({"q": "a", "format": "html"}, "format html"),
+                          ({"q": "a", "format": "xml"}, "format xml"),
                           ({"source": "en"}, "missing q")):
         status, data = post_json(url + "translate", {**body, "api_key": key})
         assert status == 400 and message in data["error"], data
+
+
+def test_html_format_keeps_the_tags(server):
+    url, key = server
+    status, data = post_json(url + "translate", {
+        "q": '<p>Hello <b>dear</b> <a href="/x">friend</a>.</p><code>x = 1</code>',
+        "source": "en", "target": "zh", "format": "html", "api_key": key})
+    assert status == 200, data
+    assert data["translatedText"] == \
+        '<p>HELLO<b>DEAR</b><a href="/x">FRIEND</a>.</p><code>x = 1</code>'
+    status, data = post_json(url + "translate", {"q": ["<i>a</i>", "b"], "format": "html",
+                                                 "source": "en", "target": "zh",
+                                                 "api_key": key})
+    assert status == 200 and data["translatedText"] == ["<i>A</i>", "B"]
+
+
+def test_translate_file_answers_a_url_and_the_file_downloads(server):
+    import httpx
+
+    url, key = server
+    form = {"source": "en", "target": "zh-Hans", "api_key": key}
+    page = b"<h1>Hi <em>all</em></h1><pre>keep</pre>"
+    r = httpx.post(url + "translate_file", files={"file": ("page.html", page)}, data=form,
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    download = r.json()["translatedFileUrl"]
+    assert download.startswith(url + "download_file/") and download.endswith(".page.html")
+    got = httpx.get(download, timeout=30)
+    assert got.status_code == 200 and got.text == "<h1>HI<em>ALL</em></h1><pre>keep</pre>"
+    assert got.headers["content-type"].startswith("text/html")
+    assert 'filename="page.html"' in got.headers["content-disposition"]
+    r = httpx.post(url + "translate_file", files={"file": ("notes.txt", b"One. Two.")},
+                   data=form, timeout=30)
+    assert httpx.get(r.json()["translatedFileUrl"], timeout=30).text == "ONE.TWO."
+
+
+@pytest.mark.parametrize("files, data, status, fragment", [
+    ({"file": ("a.docx", b"x")}, {"source": "en", "target": "zh"}, 400, "not supported"),
+    ({"file": ("a.md", b"# x")}, {"target": "zh"}, 400, "missing source"),
+    ({"file": ("a.md", b"# x")}, {"source": "fr", "target": "zh"}, 400, "fr is not supported"),
+    ({"file": ("a.md", b"\xff")}, {"source": "en", "target": "zh"}, 400, "not UTF-8"),
+    ({"file": ("a.md", b"")}, {"source": "en", "target": "zh"}, 400, "empty"),
+    (None, {"source": "en", "target": "zh"}, 400, "missing file"),
+])
+def test_bad_files_get_a_clear_error(server, files, data, status, fragment):
+    import httpx
+
+    url, key = server
+    r = httpx.post(url + "translate_file", files=files, data={**data, "api_key": key},
+                   timeout=30)
+    assert r.status_code == status and fragment in r.json()["error"], r.text
+
+
+def test_unknown_downloads_are_404_and_never_a_path(server):
+    import httpx
+
+    url, key = server
+    for name in ("0" * 32 + ".a.md", "..%2F..%2Fetc%2Fpasswd", "notes.md"):
+        r = httpx.get(url + "download_file/" + name, timeout=30)
+        assert r.status_code == 404, (name, r.text)
+    denied = httpx.post(url + "translate_file", files={"file": ("a.md", b"# x")},
+                        data={"source": "en", "target": "zh"}, timeout=30)
+    assert denied.status_code == 401

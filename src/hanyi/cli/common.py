@@ -56,9 +56,15 @@ def read_input(path: str | None, stream: BinaryIO, errors: str) -> tuple[list[st
     """Lines of ``path`` (or of ``stream`` when path is None or "-"), and a display name."""
     if path and path != "-":
         file = Path(path)
+        if file.is_dir():
+            raise InputError(f"{file} is a directory, not a file to translate")
         if not file.is_file():
             raise InputError(f"input file not found: {file}")
-        return decode_lines(file.read_bytes(), str(file), errors), str(file)
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {file}: {exc.strerror or exc}") from None
+        return decode_lines(raw, str(file), errors), str(file)
     return decode_lines(stream.read(), "<stdin>", errors), "<stdin>"
 
 

@@ -15,7 +15,9 @@ import ipaddress
 import json
 import logging
 import os
+import shutil
 import socket
+import tempfile
 
 from hanyi.cli.common import add_model_args, decode_overrides, load_translator
 from hanyi.config import ServeConfig, from_dict, read_yaml, to_dict
@@ -76,8 +78,9 @@ def add_parser(sub) -> None:
     p.add_argument("--metrics", action="store_true", default=None,
                    help="serve /metrics in the Prometheus text format")
     p.add_argument("--libretranslate", action="store_true", default=None,
-                   help="also serve LibreTranslate's API (/translate, /languages, /detect) for "
-                        "its clients; it takes form posts: use --api-keys beyond localhost")
+                   help="also serve LibreTranslate's API (/translate, /languages, /detect, "
+                        "/translate_file) for its clients; it takes form posts: use "
+                        "--api-keys beyond localhost")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
 
@@ -113,11 +116,17 @@ def run(args) -> int:
 
         uvicorn.run(create_app(translator, cfg), **common)
         return 0
+    # LibreTranslate's translated files wait in one folder that every worker can read
+    downloads = tempfile.mkdtemp(prefix="hanyi-downloads-")
     spec = {"model": str(translator.loaded.path), "device": str(translator.device),
-            "overrides": decode_overrides(args), "serve": to_dict(cfg)}
+            "overrides": decode_overrides(args), "serve": to_dict(cfg), "downloads": downloads}
     os.environ[SPEC_ENV] = json.dumps(spec)
     del translator  # each worker process loads its own copy
-    uvicorn.run("hanyi.cli.serve:app_from_env", factory=True, workers=cfg.workers, **common)
+    try:
+        uvicorn.run("hanyi.cli.serve:app_from_env", factory=True, workers=cfg.workers,
+                    **common)
+    finally:
+        shutil.rmtree(downloads, ignore_errors=True)
     return 0
 
 
@@ -133,7 +142,7 @@ def app_from_env():
     cfg = from_dict(ServeConfig, spec["serve"], "serve")
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
     translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"])
-    return create_app(translator, cfg)
+    return create_app(translator, cfg, downloads_dir=spec.get("downloads"))
 
 
 def announce_access(cfg: ServeConfig) -> None:

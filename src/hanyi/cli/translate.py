@@ -39,9 +39,10 @@ def add_parser(sub) -> None:
     p.add_argument("--glossary", metavar="FILE",
                    help="'English term<TAB>Chinese' lines: the output uses that Chinese")
     p.add_argument("--format", choices=("auto", *FORMATS), default="auto",
-                   help="text (one output line per input line), srt (subtitles: timings "
+                   help="text (one output line per input line), markdown or html (text "
+                        "translated, markup, code and links kept), srt (subtitles: timings "
                         "kept) or po (gettext: untranslated entries filled, flagged fuzzy); "
-                        "auto: from the -i file's suffix (default)")
+                        "auto: from the -i file's suffix (.md, .html, .srt, .po; default)")
     p.add_argument("--in-place", action="store_true",
                    help="allow -o to be the -i file (it is replaced by its translation)")
     p.add_argument("--scores", action="store_true",
@@ -121,16 +122,20 @@ def run(args) -> int:
 
 
 def run_document(args, fmt: str) -> int:
-    """A whole srt or po document: read, translate, written at once (atomically with -o)."""
+    """A whole markdown, html, srt or po document: read, translate, written at once
+    (atomically with -o)."""
     if args.text:
         raise InputError(f"--format {fmt} translates a file: give it with -i (or on stdin)")
     lines, name = read_input(args.input, sys.stdin.buffer, args.errors)
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{name} is empty: nothing to translate")
     if args.output and args.input and not args.in_place and same_file(args.input, args.output):
         raise InputError(f"-o {args.output} is the input file; choose another -o, or pass "
                          f"--in-place")
     glossary = load_glossary(args.glossary) if args.glossary else None
     translator = load_translator(args)
-    out, counts = translate_document(translator, "\n".join(lines), fmt, keep=tuple(args.keep),
+    text = "\n".join(lines) + ("\n" if lines and fmt in ("markdown", "html") else "")
+    out, counts = translate_document(translator, text, fmt, keep=tuple(args.keep),
                                      glossary=glossary, name=name)
     for key, value in counts.items():
         if value:

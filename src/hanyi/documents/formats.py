@@ -1,8 +1,10 @@
 """Which document format a file is, and translating a whole document of that format.
 
-``text`` keeps every line (documents/text.py); ``srt`` subtitles and ``po`` catalogues
-translate their text and keep their structure (documents/subtitles.py, catalog.py).
-Markdown and HTML are not handled yet: as ``text`` their markup would be translated too.
+``text`` keeps every line (documents/text.py); ``markdown`` and ``html`` translate the
+text and keep the markup (documents/markdown_doc.py, html_doc.py, markup.py); ``srt``
+subtitles and ``po`` catalogues translate their text and keep their structure
+(documents/subtitles.py, catalog.py). Every text unit of a document goes to the
+translator in one call, so a long document is translated in well-filled batches.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from pathlib import Path
 
 from hanyi.config import DecodeConfig
 from hanyi.documents.catalog import translate_po
+from hanyi.documents.html_doc import translate_html
+from hanyi.documents.markdown_doc import translate_markdown
 from hanyi.documents.subtitles import translate_srt
 from hanyi.documents.text import translate_texts
 from hanyi.errors import InputError
 from hanyi.inference import Translator
 
-FORMATS = ("text", "srt", "po")
-SUFFIXES = {".srt": "srt", ".po": "po", ".pot": "po"}
+FORMATS = ("text", "markdown", "html", "srt", "po")
+SUFFIXES = {".srt": "srt", ".po": "po", ".pot": "po", ".md": "markdown", ".markdown": "markdown",
+            ".html": "html", ".htm": "html", ".xhtml": "html"}
 
 
 def detect_format(path: str | None, asked: str = "auto") -> str:
@@ -29,9 +34,17 @@ def detect_format(path: str | None, asked: str = "auto") -> str:
     return SUFFIXES.get(Path(path).suffix.lower(), "text") if path else "text"
 
 
-def translate_via(text: str, fmt: str, translate, name: str = "<input>") -> tuple[str, dict]:
+def translate_via(text: str, fmt: str, translate, name: str = "<input>",
+                  target_language: str = "zh") -> tuple[str, dict]:
     """A document of format ``fmt`` translated by ``translate(texts) -> texts`` (any
-    callable: the server's goes through its batcher)."""
+    callable: the server's goes through its batcher). Chinese output has no spaces around
+    inline markup (``target_language``)."""
+    tight = target_language == "zh"
+    if fmt == "markdown":
+        return translate_markdown(text, translate, tight)
+    if fmt == "html":
+        out, units = translate_html(text, translate, tight)
+        return out, {"translated": units}
     if fmt == "srt":
         out, bad = translate_srt(text, translate)
         return out, {"malformed_blocks": bad}
@@ -50,4 +63,4 @@ def translate_document(translator: Translator, text: str, fmt: str,
         return [t.text for t in translate_texts(translator, texts, decode, keep=keep,
                                                 glossary=glossary)]
 
-    return translate_via(text, fmt, translate, name)
+    return translate_via(text, fmt, translate, name, translator.target_language)

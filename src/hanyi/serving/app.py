@@ -2,7 +2,8 @@
 
     app = create_app(Translator.load("models/hanyi-en-zh"), ServeConfig())
 
-Routes: ``POST /api/translate`` (see schemas.py), ``GET /api/health``, ``GET /docs``
+Routes: ``POST /api/translate`` (see schemas.py), ``POST /api/translate_file`` (files.py),
+``GET /api/health``, ``GET /docs``
 (OpenAPI, with Swagger UI served from the installed ``swagger-ui-bundle`` package, since
 these machines have no internet) and ``GET /`` (the page in static/).
 
@@ -19,16 +20,17 @@ import asyncio
 import dataclasses
 import json
 import logging
+import shutil
+import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -36,12 +38,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hanyi.config import ServeConfig
 from hanyi.documents import translate_texts
-from hanyi.documents.formats import detect_format, translate_via
 from hanyi.documents.protect import protect, restore
 from hanyi.errors import HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
+from hanyi.serving.errors import ApiError
+from hanyi.serving.files import Documents, Downloads, install_file_endpoint
 from hanyi.serving.libretranslate import CompatError, install_libretranslate
 from hanyi.serving.schemas import (
     BatchTranslateResponse,
@@ -59,12 +62,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 ERRORS = {code: {"model": ErrorResponse}
           for code in (400, 401, 403, 408, 413, 415, 422, 429, 503, 504)}
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers
 
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
@@ -157,8 +154,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal server error (a bug in hanyi; see the log)")
 
 
-def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
-    """The app for one loaded :class:`~hanyi.inference.Translator`."""
+def create_app(translator, cfg: ServeConfig | None = None, downloads_dir: str | None = None
+               ) -> FastAPI:
+    """The app for one loaded :class:`~hanyi.inference.Translator`. ``downloads_dir``: where
+    LibreTranslate's translated files wait to be downloaded (a shared folder when several
+    worker processes serve; default: a temporary folder of this process)."""
     cfg = cfg or ServeConfig()
     def translate(texts, decode, need_attention, cancel=None):  # texts of any length
         return translate_texts(translator, texts, decode, need_attention, cancel)
@@ -176,6 +176,8 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
             await warm_up(batcher, translator, cfg)
         yield
         batcher.stop()
+        if own_downloads:  # LibreTranslate's translated files, in this process's folder
+            shutil.rmtree(own_downloads, ignore_errors=True)
 
     app = FastAPI(title="hanyi 汉译", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,
@@ -186,18 +188,16 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=list(cfg.cors_origins),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
-    if cfg.metrics:
-        install_metrics(app, batcher, cache)
-    if cfg.libretranslate:
-        async def body_of(request: Request) -> bytes:
-            try:
-                return await asyncio.wait_for(read_body(request, max_bytes), cfg.body_timeout_s)
-            except asyncio.TimeoutError:
-                raise ApiError(408, "the request body did not arrive in time") from None
+    if cfg.metrics:  # prometheus-client is imported only when asked for
+        from hanyi.serving.metrics import install_metrics
 
-        install_libretranslate(
-            app, translator, gate, read_body=body_of,
-            run=lambda req, request: run_request(req, translator, batcher, cfg, request))
+        install_metrics(app, batcher, cache)
+    documents = Documents(translator, batcher, cfg)
+    own_downloads = None
+    if cfg.libretranslate:
+        if downloads_dir is None:
+            own_downloads = downloads_dir = tempfile.mkdtemp(prefix="hanyi-downloads-")
+        install_compat(app, translator, batcher, cfg, gate, documents, downloads_dir)
     mount_pages(app)
     # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
     max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
@@ -223,7 +223,7 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         gate.check_header(request)  # a key in the header or query: refused before the body
         req = parse_request(await read_json(request, max_bytes, cfg.body_timeout_s))
         gate.admit(request, req.api_key, sum(len(t) for t in req.all_texts))
-        results = await run_request(req, translator, batcher, cfg, request)
+        results = await run_translation(req, request, translator, batcher, cfg, documents)
         items = await run_in_threadpool(lambda: [to_item(r, req.attention_heads)
                                                  for r in results])
         elapsed = round((time.perf_counter() - t0) * 1000, 2)
@@ -233,61 +233,26 @@ def create_app(translator, cfg: ServeConfig | None = None) -> FastAPI:
         return BatchTranslateResponse(translations=[i.translation for i in items], items=items,
                                       model=translator.name, time_ms=elapsed)
 
-    install_file_endpoint(app, translator, batcher, cfg, gate)
+    install_file_endpoint(app, documents, gate)
     return app
 
 
-MEDIA_TYPES = {"text": "text/plain; charset=utf-8", "srt": "application/x-subrip",
-               "po": "text/x-gettext-translation; charset=utf-8"}
+def install_compat(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig, gate,
+                   documents: Documents, downloads_dir: str) -> None:
+    """The LibreTranslate endpoints (libretranslate.py), on this app's limits and queue."""
+    max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
 
-
-def install_file_endpoint(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig,
-                          gate) -> None:
-    """``POST /api/translate_file``: a multipart upload (field ``file``; optional ``format``,
-    ``glossary`` as JSON, ``api_key``) -> the translated file, same format, as an attachment."""
-    @app.post("/api/translate_file", responses=ERRORS)
-    async def translate_file(request: Request, file: Annotated[UploadFile, File()],
-                             format: Annotated[str, Form()] = "auto",
-                             glossary: Annotated[str, Form()] = "",
-                             api_key: Annotated[str, Form()] = ""):
-        gate.check_header(request)
-        raw = await file.read(cfg.max_file_bytes + 1)
-        if len(raw) > cfg.max_file_bytes:
-            raise ApiError(413, f"file too large (limit {cfg.max_file_bytes} bytes)")
+    async def body_of(request: Request) -> bytes:
         try:
-            text = raw.decode("utf-8")
-            terms = json.loads(glossary) if glossary.strip() else None
-            if terms is not None and not isinstance(terms, dict):
-                raise ValueError("glossary must be a JSON object")
-            fmt = detect_format(file.filename, format)
-        except UnicodeDecodeError as exc:
-            raise ApiError(400, f"{file.filename} is not UTF-8 text (bad byte at offset "
-                                f"{exc.start})") from None
-        except (ValueError, HanyiError) as exc:
-            raise ApiError(422, str(exc)) from None
-        gate.admit(request, api_key or None, len(text))
+            return await asyncio.wait_for(read_body(request, max_bytes), cfg.body_timeout_s)
+        except asyncio.TimeoutError:
+            raise ApiError(408, "the request body did not arrive in time") from None
 
-        def via_batcher(texts: list[str]) -> list[str]:  # runs in a worker thread
-            protected = [protect(t, (), terms) for t in texts]
-            future = batcher.submit([p.text for p in protected], translator.decode_cfg, False,
-                                    cfg.timeout_s)
-            results = future.result(timeout=cfg.timeout_s + 5)
-            return [restore(r.text, p.slots)[0] for r, p in zip(results, protected,
-                                                                strict=True)]
-
-        try:
-            out, _ = await run_in_threadpool(translate_via, text, fmt, via_batcher,
-                                             file.filename or "upload")
-        except QueueFullError as exc:
-            raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
-        except TimeoutError:
-            raise ApiError(504, f"no translation within {cfg.timeout_s:g} s") from None
-        except HanyiError as exc:
-            raise ApiError(400, str(exc)) from None
-        name = Path(file.filename or "translation.txt")
-        disposition = f'attachment; filename="{name.stem}.zh{name.suffix or ".txt"}"'
-        return Response(out, media_type=MEDIA_TYPES[fmt],
-                        headers={"Content-Disposition": disposition})
+    install_libretranslate(
+        app, translator, gate, read_body=body_of,
+        run=lambda req, request: run_translation(req, request, translator, batcher, cfg,
+                                                 documents),
+        documents=documents, downloads=Downloads(downloads_dir))
 
 
 WARMUP_TEXT = "Excuse me, could you tell me how to get to the train station from here?"
@@ -307,19 +272,23 @@ async def warm_up(batcher: DynamicBatcher, translator, cfg: ServeConfig) -> None
     log.info("warm-up: %d texts in %.2f s", len(texts), time.perf_counter() - t0)
 
 
+async def run_translation(req: TranslateRequest, request: Request | None, translator,
+                          batcher: DynamicBatcher, cfg: ServeConfig, documents: Documents
+                          ) -> list:
+    """``req``'s translations: texts of any length, or each a whole document of
+    ``req.format`` (documents/formats.py)."""
+    if req.format == "text":
+        return await run_request(req, translator, batcher, cfg, request)
+    decode = decode_options(req, translator, cfg)
+    return [await documents.translate(text, req.format, decode=decode,
+                                      keep=tuple(req.keep or ()), glossary=req.glossary)
+            for text in req.all_texts]
+
+
 async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher,
                       cfg: ServeConfig, request: Request | None = None) -> list:
     """Check limits, queue the texts, wait (bounded) for the worker's translations."""
-    default = translator.decode_cfg
-    try:
-        check_limits(req, cfg, default.beam_size)
-        beam = req.beam or default.beam_size
-        decode = translator.with_options(beam_size=beam,
-                                         nbest=req.nbest or min(default.nbest, beam))
-    except LimitError as exc:
-        raise ApiError(exc.status, str(exc)) from None
-    except HanyiError as exc:
-        raise ApiError(422, str(exc)) from None
+    decode = decode_options(req, translator, cfg)
     need_attention = req.attention or req.attention_heads
     # --keep terms and a glossary differ per request: they become slots here, before the
     # texts meet other requests' in a batch, and are put back when the answer comes
@@ -334,6 +303,20 @@ async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher
     except HanyiError as exc:
         raise ApiError(400, str(exc)) from None
     return [restored(r, p.slots) for r, p in zip(results, protected, strict=True)]
+
+
+def decode_options(req: TranslateRequest, translator, cfg: ServeConfig):
+    """The request's decoding options, once its limits are checked (else a 413/422)."""
+    default = translator.decode_cfg
+    try:
+        check_limits(req, cfg, default.beam_size)
+        beam = req.beam or default.beam_size
+        nbest = 1 if req.format != "text" else req.nbest or min(default.nbest, beam)
+        return translator.with_options(beam_size=beam, nbest=nbest)
+    except LimitError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    except HanyiError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 def restored(translation, slots: dict[str, str]):
@@ -369,32 +352,6 @@ async def wait_for_answer(future, batcher: DynamicBatcher, timeout_s: float,
             batcher.abandon(future)
             answer.cancel()
             raise ApiError(499, "the client closed the connection")
-
-
-def install_metrics(app: FastAPI, batcher: DynamicBatcher, cache) -> None:
-    """``/metrics`` and the middleware that counts every API answer (serving/metrics.py)."""
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    from hanyi.serving.metrics import Metrics
-
-    metrics = Metrics(batcher, cache)
-    routes = {"/api/translate", "/api/health"}
-    batcher.on_batch = lambda texts: (metrics.batch_texts.observe(len(texts)),
-                                      metrics.characters.inc(sum(len(t) for t in texts)))
-
-    @app.middleware("http")
-    async def count(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith("/api/"):  # known routes only: a bounded set of label values
-            metrics.observe_request(path if path in routes else "/api/other",
-                                    response.status_code, time.perf_counter() - t0)
-        return response
-
-    @app.get("/metrics", include_in_schema=False)
-    async def exposition():
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 def mount_pages(app: FastAPI) -> None:

@@ -13,8 +13,21 @@ Each app has its own registry (no process-global state: tests and workers stay s
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily
+
+from hanyi.serving.batching import DynamicBatcher
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -55,3 +68,25 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def install_metrics(app: FastAPI, batcher: DynamicBatcher, cache) -> None:
+    """``/metrics`` and the middleware that counts every API answer."""
+    metrics = Metrics(batcher, cache)
+    routes = {"/api/translate", "/api/translate_file", "/api/health"}
+    batcher.on_batch = lambda texts: (metrics.batch_texts.observe(len(texts)),
+                                      metrics.characters.inc(sum(len(t) for t in texts)))
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/api/"):  # known routes only: a bounded set of label values
+            metrics.observe_request(path if path in routes else "/api/other",
+                                    response.status_code, time.perf_counter() - t0)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def exposition():
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

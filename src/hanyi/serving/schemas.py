@@ -5,7 +5,9 @@
     {"text": "How are you?"}                       -> {"translation": "你好吗？", ...}
     {"texts": ["Hi.", "Thanks."], "beam": 4}       -> {"translations": ["嗨。", "谢谢。"], ...}
 
-Options: ``beam`` (1 = greedy), ``nbest`` (alternatives per text, <= beam), ``attention``
+Options: ``format`` (text, markdown, html, srt, po: a text is a whole document, its markup
+kept), ``glossary``, ``keep``, ``beam`` (1 = greedy), ``nbest`` (alternatives per text,
+<= beam), ``attention``
 (cross-attention weights, averaged over heads) and ``attention_heads`` (per layer *and*
 head instead of averaged). Shape checks that pydantic can do alone live here; the limits
 that depend on the server's ``ServeConfig`` (text length, number of texts, largest beam)
@@ -13,6 +15,8 @@ are checked by :func:`check_limits`, which the app turns into 413/422 answers.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,11 +51,19 @@ class TranslateRequest(BaseModel):
     glossary: dict[str, str] | None = Field(
         None, description="English term -> the Chinese the translation must use")
     keep: list[str] | None = Field(None, description="terms to leave untranslated")
+    format: Literal["text", "markdown", "html", "srt", "po"] = Field(
+        "text", description="text: lines and sentences; markdown, html, srt, po: each text is "
+                            "a whole document of that format, its markup kept (no n-best or "
+                            "attention for documents)")
 
     @model_validator(mode="after")
     def _one_input(self) -> TranslateRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list)")
+        if self.format != "text" and (self.attention or self.attention_heads
+                                      or (self.nbest or 1) > 1):
+            raise ValueError(f"format {self.format}: a whole document has no n-best "
+                             f"alternatives or attention weights; use format text")
         for i, text in enumerate(self.all_texts):
             _check_no_surrogates(text, "text" if self.text is not None else f"texts[{i}]")
         return self

@@ -1,5 +1,6 @@
 // hanyi page: call POST /api/translate, show the translation, its n-best alternatives and
-// the cross-attention heat-map (drawn on a <canvas>; no libraries, no CDN).
+// the cross-attention heat-map (drawn on a <canvas>; no libraries, no CDN); translate a
+// document in a format (Markdown, HTML) or an uploaded file, with a glossary.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,14 +10,19 @@ async function translate() {
   const text = $("src").value;
   if (!text.trim()) { $("src").focus(); return; }
   const beam = Number($("beam").value);
-  const body = { text, beam, nbest: Math.min(Number($("nbest").value), beam),
-                 attention_heads: true };
+  const format = $("format").value;
+  let glossary;
+  try { glossary = readGlossary(); } catch (err) { showError(err.message); return; }
+  // a whole document has no alternatives or attention map: just its translation
+  const body = format === "text" ?
+    { text, beam, nbest: Math.min(Number($("nbest").value), beam), attention_heads: true } :
+    { text, beam, format };
+  if (glossary) body.glossary = glossary;
+  $("output").dataset.state = "busy";
   setBusy(true);
   const t0 = performance.now();
   try {
-    const headers = { "Content-Type": "application/json" };
-    const key = $("api-key").value.trim();
-    if (key) headers.Authorization = `Bearer ${key}`;  // kept in this page only, never stored
+    const headers = authHeaders({ "Content-Type": "application/json" });
     const response = await fetch("/api/translate", {
       method: "POST", headers, body: JSON.stringify(body) });
     const data = await response.json().catch(() => ({ error: response.statusText }));
@@ -31,6 +37,63 @@ async function translate() {
   }
 }
 
+function authHeaders(headers) {
+  const key = $("api-key").value.trim();
+  if (key) headers.Authorization = `Bearer ${key}`;  // kept in this page only, never stored
+  return headers;
+}
+
+// "English term = 中文" (or a tab between) per line -> {term: 中文}; null when empty.
+function readGlossary() {
+  const terms = {};
+  $("glossary").value.split("\n").forEach((line, i) => {
+    if (!line.trim() || line.trim().startsWith("#")) return;
+    const parts = line.includes("\t") ? line.split("\t") : line.split("=");
+    if (parts.length !== 2 || !parts[0].trim() || !parts[1].trim()) {
+      throw new Error(`glossary line ${i + 1}: write "English term = 中文"`);
+    }
+    terms[parts[0].trim()] = parts[1].trim();
+  });
+  return Object.keys(terms).length ? terms : null;
+}
+
+async function translateFile() {
+  const file = $("file").files[0];
+  if (!file) { $("file").click(); return; }
+  let glossary;
+  try { glossary = readGlossary(); } catch (err) { showError(err.message); return; }
+  const form = new FormData();
+  form.append("file", file);
+  if (glossary) form.append("glossary", JSON.stringify(glossary));
+  $("translate-file").disabled = true;
+  $("translate-file").textContent = "Translating…";
+  $("download").hidden = true;
+  try {
+    const response = await fetch("/api/translate_file", {
+      method: "POST", headers: authHeaders({}), body: form });
+    if (response.status === 401 || response.status === 403) $("key-box").hidden = false;
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({ error: response.statusText }));
+      showError(`${response.status}: ${data.error || "request failed"}`);
+      return;
+    }
+    const name = (/filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")
+                  || [null, "translation.txt"])[1];
+    const link = $("download");
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name;
+    link.textContent = `Download ${name}`;
+    link.hidden = false;
+    $("error").hidden = true;
+  } catch (err) {
+    showError(`could not reach the server (${err.message})`);
+  } finally {
+    $("translate-file").disabled = false;
+    $("translate-file").textContent = "Translate file";
+  }
+}
+
 function setBusy(busy) {
   $("translate").disabled = busy;
   $("translate").classList.toggle("busy", busy);
@@ -41,6 +104,7 @@ function showError(message) {
   // The previous translation goes: under a red message it would read as this text's.
   $("error").textContent = message;
   $("error").hidden = false;
+  $("output").dataset.state = "error";
   $("output").textContent = "";
   $("copy").disabled = true;
   $("time").textContent = "";
@@ -62,6 +126,7 @@ function showConfidence(confidence) {
 }
 
 function showResult(data, roundTrip) {
+  $("output").dataset.state = "done";  // for tests: the answer is on the page
   $("error").hidden = true;
   $("output").textContent = data.translation;
   showConfidence(data.confidence);
@@ -187,6 +252,7 @@ $("src").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); translate(); }
 });
 $("copy").addEventListener("click", copyTranslation);
+$("translate-file").addEventListener("click", translateFile);
 $("layer").addEventListener("change", () => { $("layer").dataset.touched = "1"; drawHeatmap(); });
 $("head").addEventListener("change", drawHeatmap);
 window.addEventListener("resize", () => { if (current) drawHeatmap(); });

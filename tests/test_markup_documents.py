@@ -1,0 +1,245 @@
+"""Markdown and HTML documents (documents/markdown_doc.py, html_doc.py, markup.py): the text
+is translated, the structure comes back the same (the output parses to the same token or
+tag tree with the text replaced), inline markup survives inside a sentence, a dropped
+placeholder never loses its markup, and malformed input is translated as far as it
+parses. The translator is a fake that upper-cases: no model needed."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from hanyi.documents.formats import detect_format, translate_via
+from hanyi.documents.html_doc import translate_html
+from hanyi.documents.markdown_doc import parser, translate_markdown
+
+
+class Upper:
+    """Upper-cases every text; records the calls (one per document is the point)."""
+
+    def __init__(self, drop_numbers: bool = False):
+        self.calls: list[list[str]] = []
+        self.drop_numbers = drop_numbers
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        self.calls.append(list(texts))
+        out = [t.upper() for t in texts]
+        return [re.sub(r"\d{4}", "", t) for t in out] if self.drop_numbers else out
+
+
+MARKDOWN = """---
+title: Front matter stays
+tags: [a, b]
+---
+# A *small* guide #
+
+This paragraph has **bold text**, a [link to *docs*](https://example.com/a_b "Docs")
+and `inline code`, wrapped over two lines.\\
+After a hard break: ![a cat photo](cat.png) and <https://auto.link> stay.
+
+Setext heading
+--------------
+
+> - A quoted list item with a [reference link][ref].
+> - Another item, ~~struck~~ out. [Shortcut]
+
+1. First step.
+2. Second step with an escaped \\* star &amp; an entity.
+
+| Name | Meaning \\| pipe |
+|------|-----------------|
+| *cat* | an animal |
+
+```python
+print("never translated")
+```
+
+    indented code stays too
+
+<div class="note">An HTML block is left alone.</div>
+
+[ref]: https://example.com/ref
+[shortcut]: https://example.com/short
+"""
+
+
+def shape(text: str) -> list:
+    """The Markdown token tree with the text taken out: types, nesting, tags, URLs,
+    code, HTML (soft breaks are layout, not structure)."""
+    out = []
+    for token in parser().parse(text):
+        if token.type == "front_matter":
+            continue
+        kept = token.content if token.type in ("fence", "code_block", "html_block") else ""
+        children = [(c.type, c.attrs.get("href"), c.attrs.get("src"),
+                     c.content if c.type in ("code_inline", "html_inline") else "")
+                    for c in token.children or () if c.type not in ("text", "softbreak")]
+        out.append((token.type, token.tag, token.nesting, kept, children))
+    return out
+
+
+def body_of(markdown: str) -> str:
+    return markdown.split("---\n", 2)[2]  # past the front matter
+
+
+@pytest.mark.parametrize("tight", [False, True])
+def test_markdown_round_trip_keeps_the_token_tree(tight):
+    upper = Upper()
+    out, counts = translate_markdown(MARKDOWN, upper, tight)
+    assert len(upper.calls) == 1 and counts["kept_unaligned"] == 0  # one call per document
+    assert shape(body_of(out)) == shape(body_of(MARKDOWN))
+    assert out.startswith("---\ntitle: Front matter stays\ntags: [a, b]\n---\n")
+    for kept in ('print("never translated")', "    indented code stays too",
+                 '<div class="note">An HTML block is left alone.</div>', "`inline code`",
+                 "(https://example.com/a_b \"Docs\")", "<https://auto.link>",
+                 "[ref]: https://example.com/ref", "|------|-----------------|"):
+        assert kept in out, kept
+    for translated in ("# A *SMALL* GUIDE #", "![A CAT PHOTO](cat.png)", "SETEXT HEADING",
+                       "| *CAT* | AN ANIMAL |", "1. FIRST STEP.", "MEANING \\| PIPE"):
+        assert translated in out.replace("*SMALL*GUIDE", "*SMALL* GUIDE"), translated
+    assert "[SHORTCUT][Shortcut]" in out  # a shortcut reference keeps its label
+
+
+def test_markdown_keeps_line_structure_around_paragraphs():
+    out, _ = translate_markdown(MARKDOWN, Upper(), tight=False)
+    lines = out.split("\n")
+    assert "Setext heading".upper() in lines and "--------------" in lines
+    assert lines.count("") == MARKDOWN.split("\n").count("")  # every blank line kept
+    assert any(line.startswith("> - A QUOTED LIST ITEM") for line in lines)
+    # the two-line paragraph became one line; its hard break is kept, with the next line
+    para = next(n for n, line in enumerate(lines) if line.startswith("THIS PARAGRAPH"))
+    assert lines[para].endswith("\\") and lines[para + 1].startswith("AFTER A HARD BREAK")
+
+
+def test_markdown_dropped_placeholders_keep_their_markup_around_the_paragraph():
+    doc = "Read **the fine** manual, see [this page](https://x.org) and `code` now.\n"
+    out, _ = translate_markdown(doc, Upper(drop_numbers=True), tight=False)
+    tree = shape(out)
+    kinds = [c[0] for c in tree[1][4]]
+    assert "strong_open" in kinds and "link_open" in kinds and "code_inline" in kinds
+    assert ("link_open", "https://x.org", None, "") in tree[1][4]
+    assert "READ" in out and "`code`" in out
+
+
+def test_markdown_that_is_broken_is_translated_as_far_as_it_parses():
+    broken = ("# Title\n\nAn **unclosed bold and [a link](without end\n\n"
+              "```\nunclosed fence\n\n\tTabbed *text* here.\n")
+    out, _ = translate_markdown(broken, Upper(), tight=False)
+    assert out.startswith("# TITLE\n\nAN \\*\\*UNCLOSED BOLD AND \\[A LINK")
+    assert "unclosed fence" in out  # inside the fence: code, untouched
+    assert translate_markdown("", Upper())[0] == ""
+
+
+HTML = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>A page</title>
+<style>p { color: red }</style><script>var s = "no translation";</script></head>
+<body>
+<h1 class="big" id=top>Hello <b>world</b></h1>
+<p>Click <a href="/x?a=1&amp;b=2" title="Go there">here</a> to <em>continue</em>.
+Caf&eacute; &amp; tea.<br>Second <img src="c.png" alt="A cat"> line.</p>
+<p><strong>All of it bold.</strong></p>
+<pre>keep   this</pre>
+<p>Run <code>ls -l</code> first. <span translate="no">Acme Widget</span> works.</p>
+<div class="notranslate">Brand Name</div>
+<ul><li>One item<li>Two <i>items</i></ul>
+<table><tr><td>Cell one</td><td title="tip">Cell two</td></tr></table>
+<!-- a comment -->
+</body></html>
+"""
+
+
+class Tree(HTMLParser):
+    """Every tag with its attributes, and the text, in document order."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.texts = [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(("start", tag, [(k, v) for k, v in attrs if k not in ("alt", "title")]))
+
+    def handle_endtag(self, tag):
+        self.tags.append(("end", tag))
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append(data)
+
+
+@pytest.mark.parametrize("tight", [False, True])
+def test_html_round_trip_keeps_every_tag_and_attribute(tight):
+    upper = Upper()
+    out, units = translate_html(HTML, upper, tight)
+    assert len(upper.calls) == 1 and units == len(upper.calls[0])
+    assert Tree(out).tags == Tree(HTML).tags
+    for kept in ('<html lang="en">', '<h1 class="big" id=top>', "<!DOCTYPE html>",
+                 '<style>p { color: red }</style>', 'var s = "no translation";',
+                 "<pre>keep   this</pre>", "<code>ls -l</code>", "Acme Widget",
+                 "Brand Name", "<!-- a comment -->", 'href="/x?a=1&amp;b=2"'):
+        assert kept in out, kept
+    texts = " ".join(Tree(out).texts)
+    for translated in ("A PAGE", "WORLD", "HERE", "CAFÉ &amp; TEA.", "CELL TWO", "ITEMS"):
+        assert translated in out, translated
+    assert "Cell" not in texts and "Click" not in texts
+    assert 'alt="A CAT"' in out and 'title="GO THERE"' in out and 'title="TIP"' in out
+    assert "<p><strong>ALL OF IT BOLD.</strong></p>" in out
+
+
+def test_html_dropped_placeholders_keep_the_tags_around_the_block():
+    doc = '<p>Click <a href="/x">here</a> and <b>now</b><br>please.</p>'
+    out, _ = translate_html(doc, Upper(drop_numbers=True), tight=False)
+    assert Tree(out).tags == [("start", "p", []), ("start", "a", [("href", "/x")]),
+                              ("start", "b", []), ("start", "br", []), ("end", "b"),
+                              ("end", "a"), ("end", "p")]
+    assert "CLICK" in out and "PLEASE." in out
+
+
+def test_html_slots_come_back_in_the_translated_order():
+    def swap(texts):  # a "translation" that moves the bold part to the front
+        return [re.sub(r"^(.*?) (\d+) (.*?) (\d+)(.*)$", r"\2 \3 \4 \1\5", t) for t in texts]
+
+    out, _ = translate_html("<p>Please read <b>this</b>.</p>", swap, tight=True)
+    assert out == "<p><b>this</b>Please read.</p>"
+
+
+@pytest.mark.parametrize("broken", [
+    "<p>Unclosed paragraph <b>bold <i>both",
+    "<p>Stray </b> end tag and </i> more.</p>",
+    "<div><p>Crossed <b>tags <i>here</b> oops</i></div>",
+    "Plain text, no tags at all. < and > signs.",
+    "<p>An unclosed comment <!-- never ends",
+    "<script>unclosed script",
+    '<img alt="only an image">',
+    "<",
+    "",
+])
+def test_html_that_is_broken_never_crashes_and_keeps_its_tags(broken):
+    out, _ = translate_html(broken, Upper(), tight=False)
+    assert Tree(out).tags == Tree(broken).tags
+
+
+def test_formats_from_suffix_and_through_translate_via():
+    assert detect_format("README.md") == "markdown" and detect_format("x.markdown") == "markdown"
+    assert detect_format("index.HTML") == "html" and detect_format("a.htm") == "html"
+    out, _ = translate_via("<p>Hi <b>you</b></p>", "html", Upper(), target_language="en")
+    assert out == "<p>HI <b>YOU</b></p>"
+    out, _ = translate_via("Hi *you*\n", "markdown", Upper(), target_language="zh")
+    assert out == "HI *YOU*\n"
+
+
+def test_garbled_slots_are_translated_again_without_markup_in_one_more_call():
+    calls = []
+
+    def garble(texts):  # a model that cannot copy numbers: 7301 -> 730130
+        calls.append(list(texts))
+        return [re.sub(r"(\d{4})", r"\g<1>30", t).upper() for t in texts]
+
+    doc = "<h1>Plain title</h1><p>Some <b>bold</b> words and 42 cats.</p><p>No markup.</p>"
+    out, _ = translate_html(doc, garble, tight=False)
+    assert len(calls) == 2 and calls[1] == ["Some bold words and 42 cats."]
+    assert out == ("<h1>PLAIN TITLE</h1><p><b>SOME BOLD WORDS AND 42 CATS.</b></p>"
+                   "<p>NO MARKUP.</p>")
