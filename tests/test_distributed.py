@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,6 +66,19 @@ def test_two_process_run_completes_and_writes_a_checkpoint(tiny_run, tmp_path):
     assert (out / "best" / "model.safetensors").is_file()
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in history] == [3, 6]  # written once (rank 0), not twice
+
+
+def test_two_processes_train_from_shards_binarised_once_by_rank_0(tiny_run, tmp_path):
+    """A folder prepared before token shards existed: rank 0 binarises it while rank 1
+    waits at a barrier; both then read the same memory-mapped shards."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_run / "data", data, ignore=shutil.ignore_patterns("shards"))
+    assert not (data / "shards").exists()
+    run_ok(torchrun(2, tmp_path / "ddp", data, "--set", "train.max_steps=2",
+                    "--set", "train.eval_every=2", "--set", "train.save_every=2"))
+    meta = json.loads((data / "shards" / "meta.json").read_text())
+    assert meta["splits"]["train"]["pairs"] == (data / "train.en").read_text().count("\n")
+    assert not [p for p in data.iterdir() if ".tmp-" in p.name]  # no half-written folder
 
 
 def test_two_processes_equal_one_process_with_double_accumulation(tiny_run, tmp_path):

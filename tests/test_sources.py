@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hanyi.config import DataConfig, SourceConfig
@@ -136,20 +137,28 @@ def test_sentence_splitters():
 
 
 def test_weighted_epoch_copies_and_subsamples_by_source():
-    sources = ["a"] * 1000 + ["b"] * 1000 + ["c"] * 10
-    picked = Counter(sources[i] for i in weighted_epoch(sources, {"a": 2.0, "b": 0.3}, 1, 0))
+    names = ["a", "b", "c"]
+    index = np.array([0] * 1000 + [1] * 1000 + [2] * 10, dtype=np.uint16)
+    picked = Counter(names[index[i]] for i in weighted_epoch(index, names, {"a": 2.0, "b": 0.3},
+                                                             1, 0))
     assert picked["a"] == 2000 and picked["c"] == 10
     assert 230 < picked["b"] < 370
-    assert weighted_epoch(sources, {"b": 0.3}, 1, 0) == weighted_epoch(sources, {"b": 0.3}, 1, 0)
-    assert weighted_epoch(sources, {"b": 0.3}, 1, 0) != weighted_epoch(sources, {"b": 0.3}, 1, 1)
+    first = weighted_epoch(index, names, {"b": 0.3}, 1, 0)
+    assert (weighted_epoch(index, names, {"b": 0.3}, 1, 0) == first).all()
+    assert not np.array_equal(weighted_epoch(index, names, {"b": 0.3}, 1, 1), first)
 
 
 def test_epoch_batches_follow_the_weights_and_ignore_them_when_all_one():
     data = ParallelData([[5] * 3] * 6, [[6] * 2] * 6, [""] * 6, [""] * 6,
                         ["a", "a", "a", "b", "b", "b"])
+
+    def lists(batches):
+        return [b.tolist() for b in batches]
+
     plain = sorted(i for b in epoch_batches(data, 64, 1, 0) for i in b)
     assert plain == list(range(6))
-    assert epoch_batches(data, 64, 1, 0, weights={"a": 1.0}) == epoch_batches(data, 64, 1, 0)
+    assert lists(epoch_batches(data, 64, 1, 0, weights={"a": 1.0})) == lists(
+        epoch_batches(data, 64, 1, 0))
     doubled = sorted(i for b in epoch_batches(data, 64, 1, 0, weights={"a": 2, "b": 0})
                      for i in b)
     assert doubled == [0, 0, 1, 1, 2, 2]

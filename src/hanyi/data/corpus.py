@@ -18,12 +18,14 @@ line number — nothing disappears silently. Reasons:
 from __future__ import annotations
 
 import gzip
+import itertools
 import lzma
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from hanyi.config import DataConfig, SourceConfig
 from hanyi.data.lexicon import cedict_pairs, resolve
@@ -46,14 +48,28 @@ class Pair:
 
 @dataclass
 class Rejects:
-    """Counts of dropped lines per reason, plus a log line for each."""
+    """Counts of dropped lines per reason, plus a log line for each — kept in ``log``, or
+    written to ``sink`` (an open text file) as they come when the corpus is large."""
 
     counts: Counter = field(default_factory=Counter)
     log: list[str] = field(default_factory=list)
+    sink: TextIO | None = None
 
     def add(self, reason: str, origin: str, detail: str = "") -> None:
         self.counts[reason] += 1
-        self.log.append(f"{origin}\t{reason}\t{detail[:200]}")
+        line = f"{origin}\t{reason}\t{detail[:200]}"
+        if self.sink is None:
+            self.log.append(line)
+        else:
+            self.sink.write(line + "\n")
+
+    def merge(self, other: Rejects) -> None:
+        """Take over what ``other`` (e.g. a worker process's) collected."""
+        self.counts.update(other.counts)
+        if self.sink is None:
+            self.log.extend(other.log)
+        else:
+            self.sink.writelines(line + "\n" for line in other.log)
 
 
 _COMPRESSED = {".xz": lzma.decompress, ".gz": gzip.decompress}
@@ -79,14 +95,20 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot decompress ({exc})") from None
 
 
-def _read_lines(path: Path) -> list[bytes]:
-    data = read_bytes(path)
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # UTF-8 byte-order mark
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # a final newline does not start a new record
-    return [line.rstrip(b"\r") for line in lines]
+def iter_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines, streamed (decompressed on the fly for .xz / .gz), without the
+    line ends and without a UTF-8 byte-order mark; a final newline starts no record."""
+    opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix, open)
+    try:
+        with opener(path, "rb") as f:
+            first = True
+            for line in f:
+                if first and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                first = False
+                yield line.rstrip(b"\n").rstrip(b"\r")
+    except (lzma.LZMAError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot decompress ({exc})") from None
 
 
 def _utf8(raw: bytes, origin: str) -> tuple[str | None, str]:
@@ -122,25 +144,14 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
         yield from _read_cedict(path, source.max_pairs, rejects)
         return
     if source.format == "parallel":
-        en_path, zh_path = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
-        en_lines, zh_lines = _read_lines(en_path), _read_lines(zh_path)
-        if len(en_lines) != len(zh_lines):
-            raise DataError(f"{en_path} has {len(en_lines)} lines but {zh_path} has "
-                            f"{len(zh_lines)}: the files must be line-aligned")
-        for n, (raw_en, raw_zh) in enumerate(zip(en_lines, zh_lines, strict=True), start=1):
-            if source.max_pairs is not None and n > source.max_pairs:
-                return
-            origin = f"{en_path}:{n}"
-            texts = _decode_pair(raw_en, raw_zh, origin, f"{zh_path}:{n}", rejects)
-            if texts is not None:
-                yield Pair(texts[0], texts[1], origin)
+        yield from _read_parallel(path, source.max_pairs, rejects)
         return
     if source.format == "po":
         yield from read_po(path, source.max_pairs, rejects)
         return
     path = find_file(path)
     allowed = (2, 3) if source.attribution else (2,)
-    for n, raw in enumerate(_read_lines(path), start=1):
+    for n, raw in enumerate(iter_lines(path), start=1):
         if source.max_pairs is not None and n > source.max_pairs:
             return
         origin = f"{path}:{n}"
@@ -152,6 +163,24 @@ def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pai
             rejects.add("fields", origin, f"{len(fields)} tab-separated fields")
             continue
         yield Pair(fields[0], fields[1], origin)
+
+
+def _read_parallel(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:
+    """Line k of ``path.en`` with line k of ``path.zh``, both streamed."""
+    en_path, zh_path = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
+    lines = itertools.zip_longest(iter_lines(en_path), iter_lines(zh_path))
+    for n, (raw_en, raw_zh) in enumerate(lines, start=1):
+        if raw_en is None or raw_zh is None:
+            longer, rest = (zh_path, 1 + sum(1 for _ in lines)) if raw_en is None else (
+                en_path, 1 + sum(1 for _ in lines))
+            raise DataError(f"{en_path} and {zh_path} differ in line count ({longer} has "
+                            f"{rest} more): the files must be line-aligned")
+        if max_pairs is not None and n > max_pairs:
+            return
+        origin = f"{en_path}:{n}"
+        texts = _decode_pair(raw_en, raw_zh, origin, f"{zh_path}:{n}", rejects)
+        if texts is not None:
+            yield Pair(texts[0], texts[1], origin)
 
 
 def _read_cedict(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:
@@ -233,25 +262,33 @@ def source_pairs(source: SourceConfig, cfg: DataConfig, root: Path, rejects: Rej
     """Every clean pair of one source: read, the source's own steps, then :func:`clean`.
     ``tally`` counts the records ``read`` and the extra pairs made by ``split`` sentences."""
     for raw in read_raw(source, root, rejects):
-        tally["read"] += 1
-        en, zh = raw.en, raw.zh
-        if source.ui_strings:
-            en, zh = strip_accelerators(en), strip_accelerators(zh)
-            if has_placeholder(en) or has_placeholder(zh):
-                rejects.add("placeholder", raw.origin, en)
-                continue
-        if source.clean_markup:
-            en, zh = clean_markup(en), clean_markup(zh)
-        parts = _sentence_pairs(Pair(en, zh, raw.origin), source.split_sentences)
-        tally["split"] += len(parts) - 1
-        for part in parts:
-            pair = clean(part, cfg, rejects)
-            if pair is None:
-                continue
-            if len(pair.en.split()) < source.min_words:
-                rejects.add("few_words", pair.origin, pair.en)
-                continue
-            yield pair
+        yield from process_record(raw, source, cfg, rejects, tally)
+
+
+def process_record(raw: Pair, source: SourceConfig, cfg: DataConfig, rejects: Rejects,
+                   tally: Counter) -> Iterator[Pair]:
+    """The clean pairs of one record as read: the source's own steps (accelerators and
+    placeholders of UI strings, markup, sentence splitting), then :func:`clean`. A pure
+    function of its inputs, so `prepare` runs it in worker processes."""
+    tally["read"] += 1
+    en, zh = raw.en, raw.zh
+    if source.ui_strings:
+        en, zh = strip_accelerators(en), strip_accelerators(zh)
+        if has_placeholder(en) or has_placeholder(zh):
+            rejects.add("placeholder", raw.origin, en)
+            return
+    if source.clean_markup:
+        en, zh = clean_markup(en), clean_markup(zh)
+    parts = _sentence_pairs(Pair(en, zh, raw.origin), source.split_sentences)
+    tally["split"] += len(parts) - 1
+    for part in parts:
+        pair = clean(part, cfg, rejects)
+        if pair is None:
+            continue
+        if len(pair.en.split()) < source.min_words:
+            rejects.add("few_words", pair.origin, pair.en)
+            continue
+        yield pair
 
 
 def _sentence_pairs(pair: Pair, split: bool) -> list[Pair]:

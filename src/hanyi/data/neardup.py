@@ -60,7 +60,10 @@ class NearDuplicateIndex:
 
     def matches(self, en: str) -> set[int]:
         """Ids of the held-out sentences that ``en`` is a near-duplicate of."""
-        bag = word_bag(en)
+        return self.matches_bag(word_bag(en))
+
+    def matches_bag(self, bag: tuple[str, ...]) -> set[int]:
+        """:meth:`matches` for a sentence's :func:`word_bag` (computed once by the caller)."""
         if not bag or len(bag) > self._max_words + 1:
             return set()
         key = hash(bag)

@@ -12,6 +12,7 @@ Measured on 200 lines of English, Chinese and mixed text in bench/script_detect.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections import Counter
 
@@ -28,12 +29,19 @@ WEIGHT = {"han": 3, "kana": 3, "hangul": 2, "thai": 2}
 LANGUAGE_SCRIPT = {"en": "latin", "zh": "han"}
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _script(ch: str) -> str:
+    return SCRIPT_OF_NAME.get(unicodedata.name(ch, "").split(" ", 1)[0], "other")
+
+
 def letter_scripts(text: str) -> Counter:
+    if text.isascii():  # the common case, and every ASCII letter is Latin
+        letters = sum(map(str.isalpha, text))
+        return Counter({"latin": letters}) if letters else Counter()
     counts: Counter = Counter()
     for ch in text:
         if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            script = SCRIPT_OF_NAME.get(name.split(" ", 1)[0], "other")
+            script = _script(ch)
             counts[script] += WEIGHT.get(script, 1)
     return counts
 

@@ -102,6 +102,10 @@ class Distributed:
         torch_dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def barrier(self) -> None:
+        if self.enabled:
+            torch_dist.barrier()
+
     def close(self, wait: bool = True) -> None:
         """Leave together (``wait``): rank 0 may still be averaging checkpoints while the
         others are done, and a rank that tears Gloo down while a peer is busy can abort at

@@ -34,6 +34,7 @@ from hanyi.checkpoint import (
 from hanyi.config import ExperimentConfig, config_to_yaml, replace
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
+from hanyi.data.shards import TokenShards, binarize, shards_current
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.files import atomic_write_text
 from hanyi.model import build_model
@@ -115,6 +116,7 @@ class Trainer:
                  reporter: Reporter | None = None,
                  stop_requested: Callable[[], bool] = lambda: False,
                  dist: Distributed | None = None):
+        self.started = time.perf_counter()  # for the "first update" log line (bench/data_scale)
         if cfg.train.bf16 and not bf16_supported(device):
             log.warning("train.bf16: this %s has no native bfloat16 arithmetic (emulated bf16 "
                         "is ~15x slower than fp32): training in fp32", device.type)
@@ -129,10 +131,17 @@ class Trainer:
             prepared, cfg.direction, cfg.tokenizer.split_punctuation)
         max_len, direction = cfg.model.max_positions, cfg.direction
         synthetic = frozenset(s.name for s in cfg.data.sources if s.synthetic)
-        self.train_data = load_split(prepared, "train", self.src_vocab, self.tgt_vocab, max_len,
-                                     direction, synthetic)
+        # the training split is read memory-mapped (data/shards.py); a folder prepared
+        # before shards existed is binarised once, by rank 0, while the others wait
+        split = cfg.tokenizer.split_punctuation
+        if self.dist.is_main and not shards_current(prepared, split):
+            binarize(prepared, split)
+        self.dist.barrier()
+        self.train_data = TokenShards(prepared, "train", direction, max_len,
+                                      self.src_vocab.bos_id, synthetic)
         self.dev_data = load_split(prepared, "dev", self.src_vocab, self.tgt_vocab, max_len,
                                    direction)
+        self.data_ready_s = time.perf_counter() - self.started
         seed_everything(cfg.train.seed)
         self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab)
         if cfg.train.init_from:
@@ -288,12 +297,15 @@ class Trainer:
         reason = self.limits_reached()
         if reason:
             return reason
-        clock = time.perf_counter()
+        clock, first_step = time.perf_counter(), s.step
         for batches in self.updates():
             metrics = train_step(self.ddp_model, batches, self.optimizer,
                                  learning_rate(s.step + 1, t), t, self.tgt_vocab.pad_id,
                                  self.device, self.dist)
             now = time.perf_counter()
+            if s.step == first_step:  # how long a large corpus keeps the first update waiting
+                log.info("first update done %.1f s after the trainer started (data ready after "
+                         "%.1f s)", now - self.started, self.data_ready_s)
             s.step += 1
             s.elapsed = self.dist.max(s.elapsed + now - clock)  # every rank agrees on limits
             s.target_tokens += int(metrics["tokens"])

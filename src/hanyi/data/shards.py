@@ -1,0 +1,247 @@
+"""Binarised splits: every pair's token ids in flat arrays that training memory-maps.
+
+`prepare` (or the first `train` on an older prepared folder) encodes each split once and
+writes, per split and language, under ``PREPARED/shards/``::
+
+    SPLIT.LANG.ids.npy       every sentence's ids, one after the other (uint16 when the
+                             vocabulary has fewer than 65,536 pieces, else int32)
+    SPLIT.LANG.offsets.npy   int64, N + 1 entries: sentence i is ids[off[i]:off[i + 1]]
+    SPLIT.source.npy         uint16: the index of each pair's source name (``SPLIT.src``)
+    meta.json                format version, counts, source names, the SentencePiece
+                             models' SHA-256 (a changed model makes the shards stale)
+
+Why ``.npy``: it is numpy's own format, `np.load(path, mmap_mode="r")` maps it without
+reading it, and any numpy program can open it. fairseq's ``MMapIndexedDataset`` is the
+same idea (a flat token file + an index); Arrow (``datasets``) would add a large
+dependency for what is two arrays per side.
+
+Training keeps only the length arrays in memory (2 x 2 bytes per pair, plus the source
+index): the ids stay on disk until a batch needs them, so resident memory does not grow
+with the corpus. Encoding streams the text in chunks, on every CPU core.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from hanyi.errors import DataError
+from hanyi.files import atomic_dir
+from hanyi.tokenization import Vocab
+from hanyi.tokenization.languages import PREPARED_SPM
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+SPLITS = ("train", "dev", "test")
+CHUNK = 20_000  # sentences encoded per task
+
+
+def shard_dir(prepared: Path) -> Path:
+    return Path(prepared) / "shards"
+
+
+def _model_hashes(prepared: Path) -> dict[str, str]:
+    return {lang: Vocab.from_file(Path(prepared) / name).sha256
+            for lang, name in PREPARED_SPM.items()}
+
+
+def shards_current(prepared: Path, split_punctuation: bool) -> bool:
+    """Whether ``PREPARED/shards`` matches the folder's SentencePiece models and settings."""
+    meta_path = shard_dir(prepared) / "meta.json"
+    if not meta_path.is_file():
+        return False
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    return (meta.get("format") == FORMAT and meta.get("split_punctuation") == split_punctuation
+            and meta.get("models") == _model_hashes(prepared))
+
+
+# ------------------------------------------------------------------ writing
+_VOCABS: dict[str, Vocab] = {}  # language -> Vocab, in this process (a pool worker or not)
+
+
+def _load_vocabs(prepared: str, split_punctuation: bool) -> None:
+    for lang, name in PREPARED_SPM.items():
+        _VOCABS[lang] = Vocab.from_file(Path(prepared) / name, split_punctuation and lang == "en")
+
+
+def _encode_chunk(task: tuple[str, list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk of sentences -> (their ids end to end as int32, their lengths)."""
+    lang, lines = task
+    ids = _VOCABS[lang].encode_batch(lines)
+    lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32,
+                       count=int(lengths.sum()))
+    return flat, lengths
+
+
+def _chunks(path: Path) -> Iterator[list[str]]:
+    with open(path, encoding="utf-8") as f:
+        while chunk := [line.rstrip("\n") for line in itertools.islice(f, CHUNK)]:
+            yield chunk
+
+
+def _write_npy(path: Path, raw: Path, dtype: np.dtype, count: int) -> None:
+    """``raw`` (``count`` values of ``dtype``, end to end) -> the ``.npy`` file ``path``."""
+    with open(path, "wb") as out, open(raw, "rb") as data:
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                  "fortran_order": False, "shape": (count,)})
+        shutil.copyfileobj(data, out, 1 << 22)
+    raw.unlink()
+
+
+def encode_side(text: Path, lang: str, out: Path, mapper=map) -> int:
+    """Encode one side of a split (one sentence per line) into ``out.ids.npy`` and
+    ``out.offsets.npy`` with ``mapper`` (``map``, or a process pool's ordered ``map``);
+    returns the number of sentences."""
+    dtype = np.uint16 if len(_VOCABS[lang]) <= np.iinfo(np.uint16).max + 1 else np.int32
+    raw = out.with_name(out.name + ".ids.raw")
+    lengths: list[np.ndarray] = []
+    with open(raw, "wb") as sink:
+        tasks = ((lang, chunk) for chunk in _chunks(text))
+        for flat, n in mapper(_encode_chunk, tasks):  # in order, chunk by chunk
+            sink.write(flat.astype(dtype).tobytes())
+            lengths.append(n)
+    length = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(len(length) + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    _write_npy(out.with_name(out.name + ".ids.npy"), raw, dtype, int(offsets[-1]))
+    np.save(out.with_name(out.name + ".offsets.npy"), offsets)
+    return len(length)
+
+
+def _source_index(prepared: Path, split: str, count: int) -> tuple[np.ndarray, list[str]]:
+    path = Path(prepared) / f"{split}.src"
+    if not path.is_file():  # no source names: one anonymous source
+        return np.zeros(count, dtype=np.uint16), [""]
+    with open(path, encoding="utf-8") as f:
+        names_per_line = [line.rstrip("\n") for line in f]
+    names = sorted(set(names_per_line))
+    lookup = {n: i for i, n in enumerate(names)}
+    index = np.fromiter((lookup[n] for n in names_per_line), dtype=np.uint16,
+                        count=len(names_per_line))
+    if len(index) != count:
+        raise DataError(f"{path} has {len(index)} lines but {split}.en has {count}")
+    return index, names
+
+
+@contextmanager
+def _mapper(prepared: Path, splits: list[str], split_punctuation: bool,
+            workers: int | None) -> Iterator:
+    """A process pool's ``map`` over the CPU cores when the corpus is worth it, else ``map``.
+    The pool forks from a clean server process (``forkserver``), not from this one, which
+    may hold threads (PyTorch's, a DDP process group's)."""
+    workers = workers or min(len(os.sched_getaffinity(0)), 8)
+    size = sum((prepared / f"{s}.en").stat().st_size for s in splits)
+    if workers < 2 or size < 4 * CHUNK * 60:  # ~60 bytes a sentence: a few chunks at least
+        yield map
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_vocabs,
+                             initargs=(str(prepared), split_punctuation)) as pool:
+
+        def ordered_map(fn, tasks):  # Executor.map would read every task up front
+            pending: deque = deque()
+            for task in tasks:
+                pending.append(pool.submit(fn, task))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+        yield ordered_map
+
+
+def binarize(prepared: Path, split_punctuation: bool, workers: int | None = None) -> dict:
+    """Write ``PREPARED/shards`` for every split there (atomically: a half-written folder
+    never replaces a good one). Returns the meta data also written to meta.json."""
+    prepared = Path(prepared)
+    _load_vocabs(str(prepared), split_punctuation)
+    meta = {"format": FORMAT, "split_punctuation": split_punctuation,
+            "models": {lang: v.sha256 for lang, v in _VOCABS.items()}, "splits": {}}
+    splits = [s for s in SPLITS if (prepared / f"{s}.en").is_file()]
+    with atomic_dir(shard_dir(prepared)) as tmp, _mapper(prepared, splits, split_punctuation,
+                                                         workers) as mapper:
+        for split in splits:
+            counts = {lang: encode_side(prepared / f"{split}.{lang}", lang,
+                                        tmp / f"{split}.{lang}", mapper) for lang in _VOCABS}
+            if counts["en"] != counts["zh"]:
+                raise DataError(f"{prepared}/{split}.en and {split}.zh differ in line count")
+            index, names = _source_index(prepared, split, counts["en"])
+            np.save(tmp / f"{split}.source.npy", index)
+            meta["splits"][split] = {"pairs": counts["en"], "sources": names}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    log.info("binarised %s: %s", shard_dir(prepared),
+             {s: m["pairs"] for s, m in meta["splits"].items()})
+    return meta
+
+
+# ------------------------------------------------------------------ reading
+class TokenShards:
+    """One binarised split, read for a ``direction``: ids memory-mapped, lengths in memory.
+
+    It has the interface of :class:`hanyi.data.dataset.ParallelData` that batching uses
+    (``src_lens``, ``tgt_lens``, ``source_index``, ``source_names``, :meth:`ids`) and
+    gives the same ids: source cut to ``max_len`` (the tag ``<s>`` in front of pairs of a
+    ``synthetic`` source, counted in), target to ``max_len - 1`` (room for ``<s>``/``</s>``).
+    """
+
+    def __init__(self, prepared: Path, split: str, direction: str, max_len: int,
+                 bos_id: int, synthetic: frozenset[str] = frozenset()):
+        folder = shard_dir(prepared)
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if split not in meta["splits"]:
+            raise DataError(f"{folder} has no '{split}' split — run `hanyi prepare` again")
+        src_lang, tgt_lang = direction.split("-")
+
+        def side(lang: str) -> tuple[np.ndarray, np.ndarray]:
+            return (np.load(folder / f"{split}.{lang}.ids.npy", mmap_mode="r"),
+                    np.load(folder / f"{split}.{lang}.offsets.npy", mmap_mode="r"))
+
+        (self.src_ids, self.src_offsets), (self.tgt_ids, self.tgt_offsets) = (
+            side(src_lang), side(tgt_lang))
+        self.source_names: list[str] = meta["splits"][split]["sources"]
+        self.source_index = np.load(folder / f"{split}.source.npy")
+        tagged_names = np.array([n in synthetic for n in self.source_names], dtype=bool)
+        self.tagged = tagged_names[self.source_index]  # (N,) bool
+        self.max_len, self.bos_id = max_len, bos_id
+        self.src_lens = np.minimum(np.diff(self.src_offsets) + self.tagged, max_len).astype(
+            np.int32)
+        self.tgt_lens = np.minimum(np.diff(self.tgt_offsets), max_len - 1).astype(np.int32)
+
+    def __len__(self) -> int:
+        return len(self.src_lens)
+
+    def ids(self, indices) -> tuple[list[list[int]], list[list[int]]]:
+        """Source and target ids of the pairs ``indices`` (without ``<s>``/``</s>``)."""
+        src, tgt = [], []
+        for i in indices:
+            tag = bool(self.tagged[i])
+            start = int(self.src_offsets[i])
+            ids = self.src_ids[start:start + int(self.src_lens[i]) - tag].tolist()
+            src.append([self.bos_id] + ids if tag else ids)
+            start = int(self.tgt_offsets[i])
+            tgt.append(self.tgt_ids[start:start + int(self.tgt_lens[i])].tolist())
+        return src, tgt
+
+
+def load_shards(prepared: Path, split: str, direction: str, max_len: int, bos_id: int,
+                split_punctuation: bool, synthetic: frozenset[str] = frozenset()) -> TokenShards:
+    """The split's shards, binarising the folder first if it has none or stale ones (a
+    folder prepared before shards existed, or whose SentencePiece models changed)."""
+    if not shards_current(prepared, split_punctuation):
+        log.info("%s: no current token shards: binarising (once)", prepared)
+        binarize(prepared, split_punctuation)
+    return TokenShards(prepared, split, direction, max_len, bos_id, synthetic)

@@ -1,0 +1,134 @@
+"""`prepare` at scale: training sources streamed (plain, .gz, .xz), cleaned and screened
+by worker processes in chunks, duplicates and leaks found by hash. The invariant: the
+output does not depend on how the work is cut up or spread over processes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from helpers import synthetic_corpus
+
+from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
+from hanyi.data import spool
+from hanyi.data.corpus import Rejects, read_raw
+from hanyi.data.prepare import Reservoir, prepare
+from hanyi.errors import DataError
+
+OUTPUTS = ("train.en", "train.zh", "train.src", "dev.en", "dev.zh", "test.en", "test.zh",
+           "rejects.tsv")
+
+
+def write_corpus(root: Path) -> DataConfig:
+    en, zh = synthetic_corpus(3000, seed=11)
+    pool = [f"{e}\t{z}" for e, z in zip(en[:800], zh[:800], strict=True)]
+    (root / "pool.tsv").write_text("\n".join(pool) + "\n", encoding="utf-8")
+    # training: plain, gzip and xz; with duplicates of each other and of the pool, and a
+    # near-duplicate of an excluded sentence
+    text_en, text_zh = "\n".join(en[700:2000]) + "\n", "\n".join(zh[700:2000]) + "\n"
+    (root / "a.en").write_text(text_en, encoding="utf-8")
+    (root / "a.zh").write_text(text_zh, encoding="utf-8")
+    (root / "b.en.gz").write_bytes(gzip.compress("\n".join(en[1900:]).encode() + b"\n"))
+    (root / "b.zh.gz").write_bytes(gzip.compress("\n".join(zh[1900:]).encode() + b"\n"))
+    (root / "c.en.xz").write_bytes(lzma.compress(b"Where is the blue teacher?\nBad line\n"))
+    (root / "c.zh.xz").write_bytes(lzma.compress("蓝色的老师在哪里？\n没有英文\n".encode()))
+    (root / "ex.en").write_text("Where is the teacher?\n", encoding="utf-8")
+    (root / "ex.zh").write_text("老师在哪里？\n", encoding="utf-8")
+    return DataConfig(root=str(root), dev_size=40, test_size=40, seed=3, sources=[
+        SourceConfig(name="ex", path="ex", format="parallel", role="exclude"),
+        SourceConfig(name="a", path="a", format="parallel"),
+        SourceConfig(name="pool", path="pool.tsv", role="pool"),
+        SourceConfig(name="b", path="b", format="parallel", weight=0.5),
+        SourceConfig(name="c", path="c", format="parallel")])
+
+
+def run(cfg: DataConfig, out: Path) -> dict:
+    cfg.dir = str(out)
+    return prepare(cfg, TokenizerConfig(src_vocab_size=200, tgt_vocab_size=200))
+
+
+def test_workers_and_chunking_do_not_change_the_output(tmp_path, monkeypatch):
+    cfg = write_corpus(tmp_path)
+    alone = run(cfg, tmp_path / "alone")
+    monkeypatch.setattr(spool, "POOL_BYTES", 0)  # the process pool, even for a small corpus
+    monkeypatch.setattr(spool, "CHUNK", 37)
+    pooled = run(cfg, tmp_path / "pooled")
+    for name in OUTPUTS:
+        assert (tmp_path / "alone" / name).read_bytes() == (tmp_path / "pooled" / name
+                                                            ).read_bytes(), name
+    assert alone["sources"] == pooled["sources"] and alone["held_out"] == pooled["held_out"]
+    assert not [p for p in (tmp_path / "pooled").iterdir() if ".tmp-" in p.name]
+
+
+def test_streamed_sources_are_deduplicated_screened_and_counted(tmp_path):
+    stats = run(write_corpus(tmp_path), tmp_path / "out")
+    out = tmp_path / "out"
+    en = (out / "train.en").read_text(encoding="utf-8").splitlines()
+    zh = (out / "train.zh").read_text(encoding="utf-8").splitlines()
+    pairs = list(zip(en, zh, strict=True))
+    assert len(pairs) == len(set(pairs))  # exact duplicates (a/b overlap, pool/a) removed
+    en_all, zh_all = synthetic_corpus(3000, seed=11)  # read order: pool, then a, b
+    seen = set(zip(en_all[:800], zh_all[:800], strict=True))
+    expected = Counter()
+    for name, part in (("a", slice(700, 2000)), ("b", slice(1900, None))):
+        for pair in zip(en_all[part], zh_all[part], strict=True):
+            expected[name] += pair in seen
+            seen.add(pair)
+    assert expected["b"] >= 100  # b repeats a's last 100 pairs
+    for name in ("a", "b"):
+        assert stats["sources"][name]["dropped"]["duplicate"] == expected[name]
+    held = set((out / "test.en").read_text().splitlines() + (out / "dev.en").read_text(
+        ).splitlines())
+    assert not held & set(en)
+    assert "Where is the blue teacher?" not in en  # near the excluded sentence
+    assert stats["held_out"]["train_pairs_removed_near_excluded"]["c"] == 1
+    assert stats["sources"]["c"]["dropped"] == {}
+    assert Counter((out / "train.src").read_text().splitlines())["c"] == 1  # "Bad line"
+    rejects = (out / "rejects.tsv").read_text(encoding="utf-8")
+    assert rejects.count("\tduplicate\t") == stats["filters"]["duplicate"]
+    assert stats["splits"]["train"] == len(en)
+    assert json.loads((out / "stats.json").read_text())["splits"] == stats["splits"]
+
+
+def test_a_killed_runs_spool_is_removed(tmp_path):
+    cfg = write_corpus(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / "spool.tmp-999.tsv"
+    stale.write_text("left behind\n")
+    run(cfg, out)
+    assert not stale.exists()
+
+
+@pytest.mark.parametrize("longer", ["en", "zh"])
+def test_parallel_files_of_different_length_are_refused_even_by_one_line(tmp_path, longer):
+    (tmp_path / "p.en").write_text("a\nb\n" + ("c\n" if longer == "en" else ""))
+    (tmp_path / "p.zh.xz").write_bytes(lzma.compress(
+        "甲\n乙\n".encode() + ("丙\n".encode() if longer == "zh" else b"")))
+    source = SourceConfig(name="p", path="p", format="parallel")
+    with pytest.raises(DataError, match=rf"line count \(.*p\.{longer}\S* has 1 more\)"):
+        list(read_raw(source, tmp_path, Rejects()))
+
+
+def test_a_corrupt_compressed_file_is_one_clear_error(tmp_path):
+    (tmp_path / "p.en.xz").write_bytes(lzma.compress(b"a\n" * 1000)[:50])
+    (tmp_path / "p.zh").write_text("甲\n" * 1000)
+    with pytest.raises(DataError, match="cannot decompress"):
+        list(read_raw(SourceConfig(name="p", path="p", format="parallel"), tmp_path,
+                      Rejects()))
+
+
+def test_the_reservoir_is_a_bounded_uniform_sample():
+    counts = Counter()
+    for seed in range(300):
+        sample = Reservoir(10, random.Random(seed))
+        for i in range(100):
+            sample.add(i)
+        assert len(sample.items) == 10 and len(set(sample.items)) == 10
+        counts.update(sample.items)
+    assert min(counts.values()) > 10 and max(counts.values()) < 60  # each item ~30 times
