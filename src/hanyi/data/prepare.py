@@ -334,6 +334,9 @@ def make_splits(data: DataConfig, tokenizer: TokenizerConfig, out: Path, rejects
         stats["sources"][name]["kept"] = int((mine & keep).sum())
         if dupes:
             stats["sources"][name]["dropped"]["duplicate"] = dupes
+    for name, entry in stats["sources"].items():
+        log.info("data: %s (%s): %d records read, %d pairs kept, dropped %s", name,
+                 entry["role"], entry["read"], entry["kept"], entry["dropped"] or "none")
     record_held_out(stats, test, dev)
     check_split_sizes(data, stats)
     training = Training(splits.pool, pool_excluded, spool, keep, names, test + dev)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from hanyi.config import DataConfig, SourceConfig
 from hanyi.data.corpus import Pair, Rejects, english_key, process_record, read_raw
@@ -168,7 +169,10 @@ def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], he
             screening(cfg, held, exclude, big) as mapper:
         for number, source in enumerate(sources):
             before, tally = Counter(rejects.counts), Counter()
+            progress = tqdm(desc=f"prepare {source.name}", unit=" records", unit_scale=True,
+                            disable=None, leave=False)  # shown on a terminal only
             for done in mapper(screen_chunk, _tasks(source, root, rejects)):
+                progress.update(done.tally["read"])
                 spool.writelines(f"{p.en}\t{p.zh}\t{p.origin.replace(chr(9), ' ')}\n"
                                 for p in done.pairs)
                 parts["source"].append(np.full(len(done.pairs), number, dtype=np.uint16))
@@ -179,6 +183,7 @@ def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], he
                 leaks += done.leaks
                 rejects.merge(done.rejects)
                 tally.update(done.tally)
+            progress.close()
             on_source(source, tally, rejects.counts - before)
 
     def joined(name: str, dtype) -> np.ndarray:

@@ -199,9 +199,14 @@ def create_app(translator, cfg: ServeConfig | None = None, downloads_dir: str | 
             own_downloads = downloads_dir = tempfile.mkdtemp(prefix="hanyi-downloads-")
         install_compat(app, translator, batcher, cfg, gate, documents, downloads_dir)
     mount_pages(app)
-    # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
-    max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
+    install_health(app, translator, batcher, cfg, started)
+    install_translate(app, translator, batcher, cfg, gate, documents)
+    install_file_endpoint(app, documents, gate)
+    return app
 
+
+def install_health(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig,
+                   started: float) -> None:
     @app.get("/api/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
         return HealthResponse(
@@ -213,6 +218,13 @@ def create_app(translator, cfg: ServeConfig | None = None, downloads_dir: str | 
                    "cancelled": batcher.stats.cancelled},
             model_meta={k: v for k, v in translator.loaded.meta.items()
                         if isinstance(v, (str, int, float))})
+
+
+def install_translate(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig,
+                      gate, documents: Documents) -> None:
+    """``POST /api/translate``: hanyi's own JSON API."""
+    # Room for max_texts texts of max_chars characters even if every one is \\uXXXX-escaped.
+    max_bytes = 12 * cfg.max_chars * cfg.max_texts + 65536
 
     @app.post("/api/translate", response_model=TranslateResponse | BatchTranslateResponse,
               responses=ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
@@ -232,9 +244,6 @@ def create_app(translator, cfg: ServeConfig | None = None, downloads_dir: str | 
                                      time_ms=elapsed)
         return BatchTranslateResponse(translations=[i.translation for i in items], items=items,
                                       model=translator.name, time_ms=elapsed)
-
-    install_file_endpoint(app, documents, gate)
-    return app
 
 
 def install_compat(app: FastAPI, translator, batcher: DynamicBatcher, cfg: ServeConfig, gate,
