@@ -327,6 +327,8 @@ def make_splits(data: DataConfig, tokenizer: TokenizerConfig, out: Path, rejects
     if drop:
         test, dev = drop_near_duplicates([test, dev], spool.hits, spool.leaks)
     keep = first_occurrences(spool, splits.seen)
+    if not keep.any() and len(splits.pool) <= len(test) + len(dev):
+        raise ConfigError("no training pairs left after cleaning; see rejects.tsv")
     names = [s.name for s in train_sources]
     for number, name in enumerate(names):  # duplicates found by hash, after the stream
         mine = spool.source == number
