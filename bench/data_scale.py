@@ -338,7 +338,11 @@ def main() -> None:
     sizes = [parse_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
     data_root = Path(args.data_root).resolve()
     extra_records = count_records(data_root)  # the pool and excluded sets prepare reads too
-    rows = [bench_size(n, args, data_root, extra_records) for n in sizes]
+    rows = []
+    for n in sizes:
+        rows.append(bench_size(n, args, data_root, extra_records))
+        print("   " + json.dumps({k: v for k, v in rows[-1].items() if k != "corpus"}),
+              flush=True)  # each size as soon as it is measured
     report(rows, args)
 
 
