@@ -25,17 +25,13 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import multiprocessing
-import os
 import shutil
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from hanyi.data.workers import worker_map
 from hanyi.errors import DataError
 from hanyi.files import atomic_dir
 from hanyi.tokenization import Vocab
@@ -137,31 +133,13 @@ def _source_index(prepared: Path, split: str, count: int) -> tuple[np.ndarray, l
     return index, names
 
 
-@contextmanager
 def _mapper(prepared: Path, splits: list[str], split_punctuation: bool,
-            workers: int | None) -> Iterator:
-    """A process pool's ``map`` over the CPU cores when the corpus is worth it, else ``map``.
-    The pool forks from a clean server process (``forkserver``), not from this one, which
-    may hold threads (PyTorch's, a DDP process group's)."""
-    workers = workers or min(len(os.sched_getaffinity(0)), 8)
+            workers: int | None):
+    """Worker processes when the corpus is worth it (a few chunks at least, ~60 bytes a
+    sentence), else this process."""
     size = sum((prepared / f"{s}.en").stat().st_size for s in splits)
-    if workers < 2 or size < 4 * CHUNK * 60:  # ~60 bytes a sentence: a few chunks at least
-        yield map
-        return
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_vocabs,
-                             initargs=(str(prepared), split_punctuation)) as pool:
-
-        def ordered_map(fn, tasks):  # Executor.map would read every task up front
-            pending: deque = deque()
-            for task in tasks:
-                pending.append(pool.submit(fn, task))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-        yield ordered_map
+    return worker_map(size >= 4 * CHUNK * 60, _load_vocabs, (str(prepared), split_punctuation),
+                      workers)
 
 
 def binarize(prepared: Path, split_punctuation: bool, workers: int | None = None) -> dict:

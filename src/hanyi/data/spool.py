@@ -19,12 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import multiprocessing
-import os
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +31,7 @@ from hanyi.config import DataConfig, SourceConfig
 from hanyi.data.corpus import Pair, Rejects, english_key, process_record, read_raw
 from hanyi.data.lexicon import resolve
 from hanyi.data.neardup import NearDuplicateIndex, word_bag
+from hanyi.data.workers import worker_map
 
 CHUNK = 2_000  # records per task
 POOL_BYTES = 32 << 20  # training sources smaller than this are cleaned in-process
@@ -123,31 +120,11 @@ def _source_bytes(source: SourceConfig, root: Path) -> int:
     return sum(p.stat().st_size for p in files)
 
 
-@contextmanager
 def screening(cfg: DataConfig, held: list[str], exclude: list[str], big: bool,
-              workers: int | None = None) -> Iterator[Callable]:
-    """An ordered ``map`` for :func:`screen_chunk`: over a process pool (started from a
-    clean ``forkserver``) for a big corpus on several cores, else in this process. At most
-    two tasks per worker are in flight, so the corpus is never read ahead into memory."""
-    workers = workers or min(len(os.sched_getaffinity(0)), 8)
-    if not big or workers < 2:
-        init_screen(cfg, held, exclude)
-        yield map
-        return
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_screen,
-                             initargs=(cfg, held, exclude)) as pool:
-
-        def ordered_map(fn, tasks):
-            pending: deque = deque()
-            for task in tasks:
-                pending.append(pool.submit(fn, task))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-
-        yield ordered_map
+              workers: int | None = None):
+    """An ordered ``map`` for :func:`screen_chunk` (data/workers.py): worker processes for
+    a big corpus, else this process."""
+    return worker_map(big, init_screen, (cfg, held, exclude), workers)
 
 
 def _tasks(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[tuple]:
