@@ -10,7 +10,7 @@ sides the same way; mean ~14 English words, a long tail), writes it as a `format
 parallel` source (`--xz`: compressed, to exercise streamed decompression) and a prepare
 config like configs/all-data.yaml: Tatoeba as the `pool` for dev/test, the synthetic
 corpus as `train`, FLORES dev and newsdev2017 as `role: exclude`, the model and
-vocabulary sizes of configs/base.yaml with `tokenizer.max_sentences` 1M (`--from-model
+vocabulary sizes of configs/base.yaml with the default `tokenizer.max_sentences` (`--from-model
 DIR` copies DIR's SentencePiece models instead of training them). Then it runs, as child
 processes, `hanyi prepare CONFIG` and `hanyi train CONFIG --out RUN` (the config sets
 train.max_steps to --steps, 50; evaluation and saving only at the end, dev BLEU on 20
@@ -158,7 +158,6 @@ def run_child(cmd: list[str], log_path: Path, watch: dict[str, re.Pattern]) -> C
 def write_config(folder: Path, corpus: Path, data_root: Path, args) -> Path:
     base = yaml.safe_load((REPO / "configs/base.yaml").read_text(encoding="utf-8"))
     tokenizer = {k: base["tokenizer"][k] for k in ("src_vocab_size", "tgt_vocab_size")}
-    tokenizer["max_sentences"] = 1_000_000
     if args.from_model:
         tokenizer = {"from_model": str(Path(args.from_model).resolve())}
     train = {**base["train"], "max_minutes": 0, "max_steps": args.steps,
@@ -296,7 +295,7 @@ def report(rows: list[dict], args) -> None:
     print(f"\ndata scale, {len(os.sched_getaffinity(0))} cores available, "
           f"train.num_threads {args.threads}, {args.steps} steps, corpus "
           f"{'xz' if args.xz else 'plain'}, tokenizer "
-          f"{'from ' + args.from_model if args.from_model else 'trained (1M sentences)'}")
+          f"{'from ' + args.from_model if args.from_model else 'trained (default sample)'}")
     print("RSS: peak summed over the process tree (/proc every 0.2 s); (maxrss): largest "
           "single process; (at 1st): train's peak until its first update (the final "
           "evaluation and checkpoint come later). disk: the prepared folder.")

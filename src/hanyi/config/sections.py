@@ -94,7 +94,10 @@ class TokenizerConfig:
     # copy the SentencePiece models of this model directory instead of training new ones
     # (for continued training from that model: train.init_from)
     from_model: str | None = None
-    max_sentences: int = 2_000_000  # SentencePiece input_sentence_size
+    # SentencePiece trains on a random sample of this many sentences per side (drawn in
+    # prepare's one pass). 500k sentences are ~7M words, far more than an 8k-32k vocabulary
+    # needs; SentencePiece's time grows with the sample (Chinese: minutes per million)
+    max_sentences: int = 500_000
 
 
 # The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a

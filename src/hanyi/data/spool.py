@@ -30,7 +30,7 @@ from tqdm import tqdm
 from hanyi.config import DataConfig, SourceConfig
 from hanyi.data.corpus import Pair, Rejects, english_key, process_record, read_raw
 from hanyi.data.lexicon import resolve
-from hanyi.data.neardup import NearDuplicateIndex, word_bag
+from hanyi.data.neardup import NearDuplicateIndex, Probe
 from hanyi.data.workers import worker_map
 
 CHUNK = 2_000  # records per task
@@ -79,12 +79,12 @@ def screen_chunk(task: tuple[SourceConfig, list[Pair]]) -> Screened:
     hits: set[int] = set()
     leaks, excluded = [], np.zeros(len(pairs), dtype=bool)
     for i, pair in enumerate(pairs):
-        key, bag = english_key(pair.en), word_bag(pair.en)
+        key, probe = english_key(pair.en), Probe.of(pair.en)
         if key in s["held_keys"]:
             leaks.append(pair.en)
         else:
-            hits |= s["held"].matches_bag(bag)
-        excluded[i] = key in s["exclude_keys"] or bool(s["exclude"].matches_bag(bag))
+            hits |= s["held"].matches_probe(probe)
+        excluded[i] = key in s["exclude_keys"] or bool(s["exclude"].matches_probe(probe))
     hashes = np.array([pair_hash(p.en, p.zh) for p in pairs], dtype=np.uint64)
     keys = np.array([hash64(english_key(p.en)) for p in pairs], dtype=np.uint64)
     return Screened(pairs, hashes, keys, excluded, hits, leaks, rejects, tally)

@@ -74,7 +74,9 @@ def normalize_zh(text: str) -> str:
     text = _PERIOD_AFTER_HAN.sub("。", text)
     text = _PAREN_BEFORE_HAN.sub("（", text)
     text = _PAREN_AFTER_HAN.sub("）", text)
-    return detokenize_zh(text)
+    # spaces are single by now, and the steps above add none: a text without any (most
+    # Chinese) has nothing to detokenize
+    return detokenize_zh(text) if " " in text else text
 
 
 def detokenize_zh(text: str) -> str:

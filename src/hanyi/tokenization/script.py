@@ -70,8 +70,11 @@ def is_in_language(text: str, language: str) -> bool:
     Chinese name in an English sentence is fine), or when a text of 16 or more visible
     characters is less than 40% letters (binary data, number tables)."""
     visible = "".join(text.split())
-    if len(visible) >= MIN_LENGTH and sum(c.isalpha() for c in visible) < MIN_LETTERS * len(
-            visible):
+    letters = sum(map(str.isalpha, visible))
+    if len(visible) >= MIN_LENGTH and letters < MIN_LETTERS * len(visible):
         return False
-    script = main_script(text)
+    if text.isascii():  # the common case: every ASCII letter is Latin
+        script = "latin" if letters else None
+    else:
+        script = main_script(text)
     return script is None or script == LANGUAGE_SCRIPT[language]
