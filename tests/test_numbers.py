@@ -44,6 +44,21 @@ def test_keeps_numbers(source, translation, kept):
     assert keeps_numbers(source, translation) is kept
 
 
+def test_slot_numbers_are_left_to_the_layer_that_put_them_in():
+    # 7301-7399 stand for markup or a kept term (data/slots.py): markup.py and protect.py
+    # check them and have their own fallback; a number next to them still counts
+    assert keeps_numbers("Click 7301 here 7302.", "点击这里。")
+    assert not keeps_numbers("Click 7301 here 7302 in 1990.", "点击7301这里7302。")
+    assert keeps_numbers("Room 7300 and 7400.", "7300和7400号房间。")
+    assert not keeps_numbers("Room 7300 and 7400.", "7300号房间。")
+
+
+def test_a_sentence_that_lost_only_slots_is_not_decoded_again():
+    translator, engine = fake_translator(beam_size=4)
+    translator.translate(["Click 7301 here 7302."])
+    assert engine.calls == [(1, 4, 1)]
+
+
 def test_first_keeping_numbers_is_the_best_ranked_one_or_none():
     assert first_keeping_numbers("in 1990", ["19世纪90年代", "1990年", "1990年代"]) == 1
     assert first_keeping_numbers("in 1990", ["九十年代"]) is None

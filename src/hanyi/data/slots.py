@@ -24,6 +24,12 @@ SLOT_SOURCE = "slots"  # the source name of the added pairs (in SPLIT.src)
 _WORD = re.compile(r"(?<![\w-])[A-Za-z]{3,}(?![\w-])")
 
 
+def is_slot(number: str) -> bool:
+    """Whether a digit string is a slot number (documents/protect.py and markup.py check
+    and repair their own slots; inference/numbers.py leaves them to them)."""
+    return number.isdigit() and FIRST_SLOT <= int(number) <= LAST_SLOT
+
+
 def free_slot(texts: list[str], rng: random.Random | None = None) -> str:
     """A slot number that none of ``texts`` contains (the first free one, or a random one)."""
     taken = {int(n) for text in texts for n in re.findall(r"\d+", text)}

@@ -9,12 +9,19 @@ best-scoring hypothesis that has every one of them (``decode.keep_numbers_beam``
 beam search only: greedy search, ``--beam 1``, is never widened behind the user's back). If none
 does, the original translation stands: this only ever chooses among the model's own
 hypotheses, it never writes digits into the output itself.
+
+Slot numbers (7301-7399, data/slots.py) are not numbers of the text: they stand for
+markup, a URL or a glossary term, and the layer that put them in checks them and has its
+own fallback (documents/markup.py, documents/protect.py). A wide beam spent on them would
+decode such a sentence a third time, so they are left out here.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+
+from hanyi.data.slots import is_slot
 
 # A number: digits with decimal or thousands separators, and a minus sign that belongs to
 # it ("-5 degrees", "−3.5"), not the dash of a range or a name ("3-5", "COVID-19").
@@ -36,8 +43,9 @@ def digit_strings(text: str) -> Counter:
 
 
 def keeps_numbers(source: str, translation: str) -> bool:
-    """Every digit string of ``source`` occurs (as often) in ``translation``."""
-    needed = digit_strings(source)
+    """Every digit string of ``source`` occurs (as often) in ``translation`` (slot numbers
+    aside: see the module docstring)."""
+    needed = Counter({n: k for n, k in digit_strings(source).items() if not is_slot(n)})
     if not needed:
         return True
     return not needed - digit_strings(translation)
