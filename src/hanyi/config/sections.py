@@ -95,9 +95,11 @@ class TokenizerConfig:
     # (for continued training from that model: train.init_from)
     from_model: str | None = None
     # SentencePiece trains on a random sample of this many sentences per side (drawn in
-    # prepare's one pass). 500k sentences are ~7M words, far more than an 8k-32k vocabulary
-    # needs; SentencePiece's time grows with the sample (Chinese: minutes per million)
-    max_sentences: int = 500_000
+    # prepare's one pass): 200k sentences are ~3M English words, more than the shipped
+    # model's vocabularies saw (its ~75k training pairs). The sample sets SentencePiece's
+    # time, faster than linearly for Chinese (one core, unigram, 8k pieces: 50k sentences
+    # 13 s, 100k 49 s; English 4 s and 10 s; docs/RESULTS.md "Data preparation at scale")
+    max_sentences: int = 200_000
 
 
 # The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a

@@ -62,7 +62,8 @@ def init_screen(cfg: DataConfig, held: list[str], exclude: list[str]) -> None:
 class Screened:
     """One chunk's clean pairs and what screening found about each."""
 
-    pairs: list[Pair]
+    spooled: str  # the clean pairs as spool lines (one string: cheap to send back)
+    count: int  # how many
     pair_hash: np.ndarray  # (n,) uint64
     key_hash: np.ndarray  # (n,) uint64, of english_key(en)
     excluded: np.ndarray  # (n,) bool: is, or is near, a sentence of an exclude source
@@ -87,7 +88,8 @@ def screen_chunk(task: tuple[SourceConfig, list[Pair]]) -> Screened:
         excluded[i] = key in s["exclude_keys"] or bool(s["exclude"].matches_probe(probe))
     hashes = np.array([pair_hash(p.en, p.zh) for p in pairs], dtype=np.uint64)
     keys = np.array([hash64(english_key(p.en)) for p in pairs], dtype=np.uint64)
-    return Screened(pairs, hashes, keys, excluded, hits, leaks, rejects, tally)
+    lines = "".join(f"{p.en}\t{p.zh}\t{p.origin.replace(chr(9), ' ')}\n" for p in pairs)
+    return Screened(lines, len(pairs), hashes, keys, excluded, hits, leaks, rejects, tally)
 
 
 # ------------------------------------------------------------------ the main side
@@ -150,9 +152,8 @@ def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], he
                             disable=None, leave=False)  # shown on a terminal only
             for done in mapper(screen_chunk, _tasks(source, root, rejects)):
                 progress.update(done.tally["read"])
-                spool.writelines(f"{p.en}\t{p.zh}\t{p.origin.replace(chr(9), ' ')}\n"
-                                for p in done.pairs)
-                parts["source"].append(np.full(len(done.pairs), number, dtype=np.uint16))
+                spool.write(done.spooled)
+                parts["source"].append(np.full(done.count, number, dtype=np.uint16))
                 parts["pair"].append(done.pair_hash)
                 parts["key"].append(done.key_hash)
                 parts["excluded"].append(done.excluded)
