@@ -243,3 +243,17 @@ def test_garbled_slots_are_translated_again_without_markup_in_one_more_call():
     assert len(calls) == 2 and calls[1] == ["Some bold words and 42 cats."]
     assert out == ("<h1>PLAIN TITLE</h1><p><b>SOME BOLD WORDS AND 42 CATS.</b></p>"
                    "<p>NO MARKUP.</p>")
+
+
+def test_dropped_slots_widen_the_markup_without_a_second_call():
+    calls = []
+
+    def drop(texts):  # a model that leaves the slot numbers out
+        calls.append(list(texts))
+        return [re.sub(r" ?\b73\d\d\b", "", t).upper() for t in texts]
+
+    doc = "<p>Some <b>bold</b> words and 42 <i>cats</i>.</p><p>No markup.</p>"
+    out, _ = translate_html(doc, drop, tight=False)
+    assert len(calls) == 1
+    assert out == "<p><b><i>SOME BOLD WORDS AND 42 CATS.</i></b></p><p>NO MARKUP.</p>"
+    assert sorted(Tree(out).tags) == sorted(Tree(doc).tags)  # every tag kept, only moved

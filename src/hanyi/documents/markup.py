@@ -12,14 +12,20 @@ contain, the same device as documents/protect.py (our model copies numbers relia
 Markup that encloses the whole block (``<p><b>…</b></p>``, ``**…**``) and markup at its
 edges never reaches the model: it is peeled off first and put back around the translation.
 
-When the model drops a slot, garbles one or moves an end before its start, the block is
-translated again without its markup (one more call for all such blocks), and then:
+When the model drops a slot, its markup is put back around the translated block:
 
-* an element (a start and an end tag) is kept *around the whole translated block* (for the
-  usual one-sentence block, the sentence): its markup is never lost, only widened;
+* an element (a start and an end tag) whose slots did not both come back, in order and
+  well nested, is kept *around the whole translated block* (for the usual one-sentence
+  block, the sentence): its markup is never lost, only widened;
 * a lone tag (``<br>``, ``<img>``, a code span) is appended at the end of the block, as
   protect.py does for a URL; a Markdown hard line break is left out instead, since at the
   end of a paragraph it would change the document's structure.
+
+When it *garbles* one ("7301" -> "730130": a number the source does not have) or writes one
+twice, the translation cannot be trusted with numbers in it: the block is translated again
+without its markup (one more call for all such blocks), and its markup goes around it as
+above. (Dropped slots used to be translated again too; with a model that drops most slots
+that decoded nearly every block twice, for the same widened markup.)
 """
 
 from __future__ import annotations
@@ -134,22 +140,22 @@ def plain(block: Block) -> str:
     return _SPACE.sub(" ", "".join(p.value for p in block.core if isinstance(p, Text))).strip()
 
 
-def intact(block: Block, translation: str) -> bool:
-    """Did every slot come back exactly once, and no number that was not in the source
-    (a slot the model garbled: "7301" -> "730130")?"""
+def usable(block: Block, translation: str) -> bool:
+    """No slot more than once, and no number that was not in the source (a slot the model
+    garbled: "7301" -> "730130"). A dropped slot is fine: :func:`fill` widens its markup."""
     numbers = re.findall(r"\d+", translation)
-    return (all(numbers.count(slot) == 1 for slot in block.slots)
+    return (all(numbers.count(slot) <= 1 for slot in block.slots)
             and set(numbers) <= set(re.findall(r"\d+", block.text or "")))
 
 
 def translate_blocks(units: list[str], blocks: list[tuple[Block, int]],
                      translate: Callable[[list[str]], list[str]]) -> list[str]:
     """Translate all ``units`` in one call; then the blocks (with their unit's index) whose
-    slots did not come back intact, once more in one call, as plain text: their markup then
-    goes around the whole block (see the module docstring) instead of garbled numbers
-    staying in the text."""
+    slots came back garbled, once more in one call, as plain text: their markup then goes
+    around the whole block (see the module docstring) instead of garbled numbers staying
+    in the text."""
     translations = translate(units) if units else []
-    failed = [(block, unit) for block, unit in blocks if not intact(block, translations[unit])]
+    failed = [(block, unit) for block, unit in blocks if not usable(block, translations[unit])]
     if failed:
         again = translate([plain(block) for block, _ in failed])
         for (_, unit), translation in zip(failed, again, strict=True):
