@@ -1,4 +1,4 @@
-"""Binarised splits: every pair's token ids in flat arrays that training memory-maps.
+"""Binarised splits: every pair's token ids in flat arrays that training reads from disk.
 
 `prepare` (or the first `train` on an older prepared folder) encodes each split once and
 writes, per split and language, under ``PREPARED/shards/``::
@@ -15,9 +15,14 @@ reading it, and any numpy program can open it. fairseq's ``MMapIndexedDataset`` 
 same idea (a flat token file + an index); Arrow (``datasets``) would add a large
 dependency for what is two arrays per side.
 
-Training keeps only the length arrays in memory (2 x 2 bytes per pair, plus the source
-index): the ids stay on disk until a batch needs them, so resident memory does not grow
-with the corpus. Encoding streams the text in chunks, on every CPU core.
+Training keeps only the length arrays in memory (2 x 4 bytes per pair, plus the source
+index): the ids and offsets stay on disk until a batch needs them, so resident memory does
+not grow with the corpus. They are read with positioned reads (``os.pread``), not through
+a memory map: the pages of a map that a process touches count in its resident memory —
+and the kernel maps up to 16 cached neighbours of each ("fault-around") — so random
+access over a map of an 8M-pair corpus grew the trainer by ~0.7 GB in 50 updates
+(docs/RESULTS.md, "Data preparation at scale"); read pages stay in the page cache, which
+the kernel can take back. Encoding streams the text in chunks, on every CPU core.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import shutil
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,8 +174,35 @@ def binarize(prepared: Path, split_punctuation: bool, workers: int | None = None
 
 
 # ------------------------------------------------------------------ reading
+class _DiskArray:
+    """A 1-D ``.npy`` file read slice by slice with ``os.pread``: nothing of it is mapped
+    into this process (see the module docstring)."""
+
+    def __init__(self, path: Path):
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, self.dtype = read_header(f)
+            self.start = f.tell()
+        if len(shape) != 1:
+            raise DataError(f"{path}: expected a 1-D array, found shape {shape}")
+        self.size, self.path = shape[0], path
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Elements ``start .. start + count - 1``."""
+        width = self.dtype.itemsize
+        data = os.pread(self.fd, count * width, self.start + start * width)
+        if len(data) != count * width:
+            raise DataError(f"{self.path}: truncated (run `hanyi prepare` again)")
+        return np.frombuffer(data, dtype=self.dtype)
+
+
 class TokenShards:
-    """One binarised split, read for a ``direction``: ids memory-mapped, lengths in memory.
+    """One binarised split, read for a ``direction``: ids and offsets on disk, lengths in
+    memory.
 
     It has the interface of :class:`hanyi.data.dataset.ParallelData` that batching uses
     (``src_lens``, ``tgt_lens``, ``source_index``, ``source_names``, :meth:`ids`) and
@@ -183,21 +217,21 @@ class TokenShards:
         if split not in meta["splits"]:
             raise DataError(f"{folder} has no '{split}' split — run `hanyi prepare` again")
         src_lang, tgt_lang = direction.split("-")
-
-        def side(lang: str) -> tuple[np.ndarray, np.ndarray]:
-            return (np.load(folder / f"{split}.{lang}.ids.npy", mmap_mode="r"),
-                    np.load(folder / f"{split}.{lang}.offsets.npy", mmap_mode="r"))
-
-        (self.src_ids, self.src_offsets), (self.tgt_ids, self.tgt_offsets) = (
-            side(src_lang), side(tgt_lang))
         self.source_names: list[str] = meta["splits"][split]["sources"]
         self.source_index = np.load(folder / f"{split}.source.npy")
         tagged_names = np.array([n in synthetic for n in self.source_names], dtype=bool)
         self.tagged = tagged_names[self.source_index]  # (N,) bool
         self.max_len, self.bos_id = max_len, bos_id
-        self.src_lens = np.minimum(np.diff(self.src_offsets) + self.tagged, max_len).astype(
-            np.int32)
-        self.tgt_lens = np.minimum(np.diff(self.tgt_offsets), max_len - 1).astype(np.int32)
+
+        def lengths(lang: str) -> np.ndarray:  # one sequential pass over the offsets
+            offsets = np.load(folder / f"{split}.{lang}.offsets.npy", mmap_mode="r")
+            return np.diff(offsets).astype(np.int32)
+
+        self.src_lens = np.minimum(lengths(src_lang) + self.tagged, max_len).astype(np.int32)
+        self.tgt_lens = np.minimum(lengths(tgt_lang), max_len - 1).astype(np.int32)
+        self.src_ids, self.src_offsets, self.tgt_ids, self.tgt_offsets = (
+            _DiskArray(folder / f"{split}.{lang}.{kind}.npy")
+            for lang in (src_lang, tgt_lang) for kind in ("ids", "offsets"))
 
     def __len__(self) -> int:
         return len(self.src_lens)
@@ -207,11 +241,11 @@ class TokenShards:
         src, tgt = [], []
         for i in indices:
             tag = bool(self.tagged[i])
-            start = int(self.src_offsets[i])
-            ids = self.src_ids[start:start + int(self.src_lens[i]) - tag].tolist()
+            start = int(self.src_offsets.read(int(i), 1)[0])
+            ids = self.src_ids.read(start, int(self.src_lens[i]) - tag).tolist()
             src.append([self.bos_id] + ids if tag else ids)
-            start = int(self.tgt_offsets[i])
-            tgt.append(self.tgt_ids[start:start + int(self.tgt_lens[i])].tolist())
+            start = int(self.tgt_offsets.read(int(i), 1)[0])
+            tgt.append(self.tgt_ids.read(start, int(self.tgt_lens[i])).tolist())
         return src, tgt
 
 
