@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
 
-from hanyi.documents.formats import detect_format, translate_via
+from hanyi.config import DecodeConfig
+from hanyi.decoding import Hypothesis
+from hanyi.documents.formats import detect_format, translate_document, translate_via
 from hanyi.documents.html_doc import translate_html
 from hanyi.documents.markdown_doc import parser, translate_markdown
+from hanyi.inference.translator import Translator
 
 
 class Upper:
@@ -257,3 +261,41 @@ def test_dropped_slots_widen_the_markup_without_a_second_call():
     assert len(calls) == 1
     assert out == "<p><b><i>SOME BOLD WORDS AND 42 CATS.</i></b></p><p>NO MARKUP.</p>"
     assert sorted(Tree(out).tags) == sorted(Tree(doc).tags)  # every tag kept, only moved
+
+
+class GarblingEngine:
+    """Decodes a text to its upper case with every slot number garbled (7301 -> 730130),
+    and records each sentence it was asked to decode."""
+
+    name = "garbling"
+
+    def __init__(self):
+        self.seen = []
+
+    def search(self, batch, cfg, need_attention=False, cancel=None):
+        out = []
+        for ids in batch:
+            text = "".join(map(chr, ids))
+            self.seen.append(text)
+            result = re.sub(r"\b(73\d\d)\b", r"\g<1>30", text).upper()
+            out.append([Hypothesis([ord(c) for c in result], -1.0, -1.0)])
+        return out
+
+
+def test_a_document_decodes_each_sentence_once_when_a_block_goes_again():
+    chars = SimpleNamespace(encode=lambda s: [ord(c) for c in s],
+                            pieces=lambda ids: [chr(i) for i in ids])
+    loaded = SimpleNamespace(model=None, src_vocab=chars, tgt_vocab=chars, path=None, meta={},
+                             config=SimpleNamespace(decode=DecodeConfig(beam_size=1),
+                                                    direction="en-zh"))
+    engine = GarblingEngine()
+    translator = Translator(loaded, engine=engine)
+    translator.detokenize = lambda tokens: "".join(map(chr, tokens))
+    doc = "<p>A plain sentence first. Then some <b>bold</b> words.</p>"
+    out, _ = translate_document(translator, doc, "html")
+    # the block comes back garbled, so it goes again without markup: of its sentences only
+    # the one that had markup is decoded anew, the other comes from the document's cache
+    assert sorted(engine.seen) == ["A plain sentence first.", "Then some 7301 bold 7302 words.",
+                                   "Then some bold words."]
+    assert out == "<p><b>A PLAIN SENTENCE FIRST.THEN SOME BOLD WORDS.</b></p>"
+    assert translator.cache is None  # the document's cache went with it
