@@ -16,7 +16,7 @@ from hanyi.tokenization import Vocab
 class ParallelData:
     """A split held in memory as id lists (dev and test sets, small corpora, tests).
 
-    Training reads the binarised, memory-mapped form (:class:`hanyi.data.shards.TokenShards`);
+    Training reads the binarised form from disk (:class:`hanyi.data.shards.TokenShards`);
     both offer what batching needs — ``src_lens``, ``tgt_lens``, ``source_index``,
     ``source_names`` and :meth:`ids` — and give the same batches (tests/test_shards.py).
     """

@@ -297,7 +297,7 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
         spool_path.unlink(missing_ok=True)
     train_tokenizers(out, en, zh, tokenizer)
     del en, zh
-    binarize(out, tokenizer.split_punctuation)  # token-id shards that training memory-maps
+    binarize(out, tokenizer.split_punctuation)  # token-id shards that training reads
     stats["filters"] = dict(rejects.counts)
     stats["config"] = {"data": to_dict(data), "tokenizer": to_dict(tokenizer)}
     with atomic_open(out / "stats.json") as f:

@@ -131,7 +131,7 @@ class Trainer:
             prepared, cfg.direction, cfg.tokenizer.split_punctuation)
         max_len, direction = cfg.model.max_positions, cfg.direction
         synthetic = frozenset(s.name for s in cfg.data.sources if s.synthetic)
-        # the training split is read memory-mapped (data/shards.py); a folder prepared
+        # the training split is read from its shards on disk (data/shards.py); a folder prepared
         # before shards existed is binarised once, by rank 0, while the others wait
         split = cfg.tokenizer.split_punctuation
         if self.dist.is_main and not shards_current(prepared, split):
