@@ -56,3 +56,13 @@ def test_batches_are_a_function_of_seed_and_epoch():
     assert lists(4, 2) == first
     assert lists(4, 3) != first
     assert lists(5, 2) != first
+
+
+@pytest.mark.parametrize("scale", [1, 2**15])  # lengths past 2**15 take the wide sort key
+def test_unshuffled_batches_are_sorted_by_source_then_target_length(scale):
+    src, tgt = lengths(400, seed=3)
+    src, tgt = [n * scale for n in src], [n * scale for n in tgt]
+    batches = token_batches(src, tgt, 10**9, seed=1, epoch=0, shuffle=False)
+    order = [i for b in batches for i in b]
+    assert sorted(order) == list(range(400))
+    assert [(src[i], tgt[i]) for i in order] == sorted(zip(src, tgt))

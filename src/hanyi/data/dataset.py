@@ -125,8 +125,9 @@ def token_batches(src_lens, tgt_lens, max_tokens: int, seed: int, epoch: int,
     src_lens, tgt_lens = np.asarray(src_lens), np.asarray(tgt_lens)
     # one sort key: source length, then target length (4 bytes while both are below 2**15)
     longest = max(int(src_lens.max(initial=0)), int(tgt_lens.max(initial=0)))
-    key = src_lens[idx].astype(np.int32 if longest < 2**15 else np.int64) << 15
-    key |= tgt_lens[idx]
+    key_type, shift = (np.int32, 15) if longest < 2**15 else (np.int64, 32)
+    key = src_lens[idx].astype(key_type) << shift
+    key |= tgt_lens[idx].astype(key_type)
     order = idx[np.argsort(key, kind="stable")]
     del key, idx
     width = np.maximum(src_lens[order], tgt_lens[order] + 1).astype(np.int32)  # + </s>
