@@ -65,4 +65,4 @@ def test_unshuffled_batches_are_sorted_by_source_then_target_length(scale):
     batches = token_batches(src, tgt, 10**9, seed=1, epoch=0, shuffle=False)
     order = [i for b in batches for i in b]
     assert sorted(order) == list(range(400))
-    assert [(src[i], tgt[i]) for i in order] == sorted(zip(src, tgt))
+    assert [(src[i], tgt[i]) for i in order] == sorted(zip(src, tgt, strict=True))
