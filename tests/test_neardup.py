@@ -9,13 +9,14 @@ import pytest
 
 from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
 from hanyi.data.corpus import english_key
-from hanyi.data.neardup import NearDuplicateIndex, word_bag
+from hanyi.data.neardup import NearDuplicateIndex, Probe
 from hanyi.data.prepare import prepare
 
 
-def test_word_bag_ignores_case_order_and_punctuation():
-    assert word_bag("Tom isn't here.") == word_bag("here, TOM isn't!")
-    assert word_bag("...") == ()
+def test_a_bag_ignores_case_order_and_punctuation():
+    assert Probe.of("Tom isn't here.") == Probe.of("here, TOM isn't!")
+    assert Probe.of("Tom isn't here.") != Probe.of("Tom is here.")
+    assert Probe.of("...").words == 0
 
 
 @pytest.mark.parametrize("other, near", [

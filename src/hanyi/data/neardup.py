@@ -41,9 +41,9 @@ from dataclasses import dataclass
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
 
-def word_bag(en: str) -> tuple[str, ...]:
-    """The sorted lower-cased words of a sentence: word order and punctuation ignored."""
-    return tuple(sorted(_WORD.findall(en.lower())))
+def words(en: str) -> list[str]:
+    """The lower-cased words of a sentence (punctuation dropped): its bag, in text order."""
+    return _WORD.findall(en.lower())
 
 
 _MASK = (1 << 64) - 1
@@ -60,10 +60,10 @@ class Probe:
 
     @classmethod
     def of(cls, en: str) -> Probe:
-        words = _WORD.findall(en.lower())  # a bag: the order does not matter to the sum
-        hashes = {word: hash(word) & _MASK for word in words}
-        key = sum(hashes[word] for word in words) & _MASK
-        return cls(len(words), key, frozenset((key - h) & _MASK for h in hashes.values()))
+        bag = words(en)  # the order does not matter to the sum
+        hashes = {word: hash(word) & _MASK for word in bag}
+        key = sum(hashes[word] for word in bag) & _MASK
+        return cls(len(bag), key, frozenset((key - h) & _MASK for h in hashes.values()))
 
 
 class NearDuplicateIndex:
