@@ -187,7 +187,7 @@ class _DiskArray:
             self.start = f.tell()
         if len(shape) != 1:
             raise DataError(f"{path}: expected a 1-D array, found shape {shape}")
-        self.size, self.path = shape[0], path
+        self.path = path
         self.fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self.fd)
 

@@ -49,6 +49,8 @@ def letter_scripts(text: str) -> Counter:
 def main_script(text: str) -> str | None:
     """The script of most of the letters ("latin", "han", "kana", "hangul", "cyrillic",
     ...), or None for a text without letters (numbers, punctuation, emoji)."""
+    if text.isascii():  # the common case, without counting: every ASCII letter is Latin
+        return "latin" if any(map(str.isalpha, text)) else None
     counts = letter_scripts(text)
     if not counts:
         return None
@@ -73,8 +75,5 @@ def is_in_language(text: str, language: str) -> bool:
     letters = sum(map(str.isalpha, visible))
     if len(visible) >= MIN_LENGTH and letters < MIN_LETTERS * len(visible):
         return False
-    if text.isascii():  # the common case: every ASCII letter is Latin
-        script = "latin" if letters else None
-    else:
-        script = main_script(text)
+    script = main_script(text)
     return script is None or script == LANGUAGE_SCRIPT[language]
