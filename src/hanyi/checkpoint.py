@@ -11,7 +11,10 @@ A checkpoint is a directory::
 
 A ``hanyi export`` directory (CTranslate2) is recognised here too, by its
 ``hanyi_export.json``: this module is the one place that knows what a model directory of
-either kind holds, so inference and export both ask it.
+either kind holds, so inference and export both ask it. A model directory may carry its
+own export in ``ctranslate2/`` (the shipped model does: ``hanyi export DIR --out
+DIR/ctranslate2``); :func:`bundled_export` finds it, and refuses one that was exported from
+other weights than the directory's.
 
 Writes are atomic (``hanyi.files.atomic_dir``): everything goes to ``NAME.tmp-…`` first,
 which is then renamed into place, so a kill at any moment leaves either the old or the new
@@ -41,6 +44,7 @@ from hanyi.version import __version__
 
 REQUIRED = ("model.safetensors", "config.yaml", "src.model", "tgt.model")
 EXPORT_META = "hanyi_export.json"  # marks a `hanyi export` (CTranslate2) directory
+BUNDLED_EXPORT = "ctranslate2"  # a model directory's own export, if it has one
 
 
 @dataclass
@@ -83,6 +87,23 @@ def save_checkpoint(path: Path, model: Transformer, cfg: ExperimentConfig, src_v
 def is_export_dir(path: str | Path) -> bool:
     """True if ``path`` is a directory written by ``hanyi export``."""
     return (Path(path) / EXPORT_META).is_file()
+
+
+def bundled_export(path: str | Path) -> Path | None:
+    """``path/ctranslate2`` if the model directory ``path`` holds an export of *its own*
+    weights (the export records the SHA-256 of the weights it was made from); None if it
+    holds none. A stale one (the weights changed since) is an error, not silently used."""
+    path = Path(path)
+    export = path / BUNDLED_EXPORT
+    if not is_export_dir(export):
+        return None
+    made_from = load_meta(export / EXPORT_META).get("source_meta", {}).get("weights_sha256")
+    weights = load_meta(path / "meta.json").get("weights_sha256")
+    if made_from is None or made_from != weights:
+        raise ModelLoadError(f"{export} was exported from other weights than "
+                             f"{path / 'model.safetensors'}: export it again (hanyi export "
+                             f"{path} --out {export}) or delete it")
+    return export
 
 
 def check_model_dir(path: Path) -> None:

@@ -97,6 +97,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", choices=("none", "int8"), default="none",
                         help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
                              "at small batches). CTranslate2 exports keep their own type")
+    parser.add_argument("--engine", choices=("auto", "torch", "ctranslate2"), default="auto",
+                        help="search engine: auto = the model's CTranslate2 export on a CPU "
+                             "if it has one (the shipped model: int8), else PyTorch")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for inference (0 = the engine's default)")
     add_device_arg(parser, default="cpu")
@@ -129,4 +132,4 @@ def load_translator(args: argparse.Namespace):
         raise ConfigError("--threads must be >= 0")
     set_threads(args.threads)
     return Translator.load(path, pick_device(args.device), overrides=decode_overrides(args),
-                           quantize=args.quantize, threads=args.threads)
+                           quantize=args.quantize, threads=args.threads, engine=args.engine)

@@ -119,7 +119,8 @@ def run(args) -> int:
     # LibreTranslate's translated files wait in one folder that every worker can read
     downloads = tempfile.mkdtemp(prefix="hanyi-downloads-")
     spec = {"model": str(translator.loaded.path), "device": str(translator.device),
-            "overrides": decode_overrides(args), "serve": to_dict(cfg), "downloads": downloads}
+            "overrides": decode_overrides(args), "engine": args.engine, "serve": to_dict(cfg),
+            "downloads": downloads}
     os.environ[SPEC_ENV] = json.dumps(spec)
     del translator  # each worker process loads its own copy
     try:
@@ -140,8 +141,10 @@ def app_from_env():
     setup_logging()  # a fresh process: the parent's logging setup is not inherited
     spec = json.loads(os.environ[SPEC_ENV])
     cfg = from_dict(ServeConfig, spec["serve"], "serve")
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.workers))
-    translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"])
+    threads = max(1, (os.cpu_count() or 1) // cfg.workers)
+    torch.set_num_threads(threads)
+    translator = Translator.load(spec["model"], spec["device"], overrides=spec["overrides"],
+                                 threads=threads, engine=spec.get("engine", "auto"))
     return create_app(translator, cfg, downloads_dir=spec.get("downloads"))
 
 

@@ -10,13 +10,15 @@ the input; an empty line gives an empty translation.
 
 The search itself runs in an *engine*: :class:`TorchEngine` (our PyTorch model, optionally
 int8-quantized) for a model directory, or :class:`CT2Engine` for a directory written by
-``hanyi export`` (detected by its ``hanyi_export.json``). Both share everything else here,
-so their outputs differ only by arithmetic.
+``hanyi export`` (detected by its ``hanyi_export.json``) — or for a model directory that
+carries its own export, which ``engine="auto"`` prefers on a CPU (:func:`pick_export`).
+Both share everything else here, so their outputs differ only by arithmetic.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field
@@ -24,7 +26,15 @@ from pathlib import Path
 
 import torch
 
-from hanyi.checkpoint import LoadedModel, is_export_dir, load_export_dir, load_model_dir
+from hanyi.checkpoint import (
+    BUNDLED_EXPORT,
+    LoadedModel,
+    bundled_export,
+    is_export_dir,
+    load_config_file,
+    load_export_dir,
+    load_model_dir,
+)
 from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
 from hanyi.decoding import Cancel, Hypothesis
 from hanyi.errors import ConfigError
@@ -48,6 +58,48 @@ def default_model_path() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
+
+
+ENGINES = ("auto", "torch", "ctranslate2")
+
+
+def pick_export(path: Path, engine: str, device: torch.device, quantize: str) -> Path | None:
+    """The CTranslate2 export directory to search with, or None for PyTorch.
+
+    ``torch`` and ``ctranslate2`` mean what they say (an error if the directory cannot do
+    it); ``auto`` takes the CTranslate2 export when ``path`` is one, or holds its own
+    (``path/ctranslate2``, see :func:`hanyi.checkpoint.bundled_export`) and the device is a
+    CPU, CTranslate2 is installed and PyTorch's int8 was not asked for — the shipped
+    model thus runs CTranslate2 int8 by default, and ``--engine torch`` runs its PyTorch
+    weights (the same model, fp32 arithmetic)."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if is_export_dir(path):
+        if engine == "torch":
+            raise ConfigError(f"{path} is a CTranslate2 export: it holds no PyTorch weights "
+                              f"(--engine torch needs the model directory it came from)")
+        if quantize != "none":
+            raise ConfigError(f"{path} is a CTranslate2 export: its weight type was fixed at "
+                              f"export (hanyi export --quantization); drop --quantize")
+        return path
+    if engine == "torch":
+        return None
+    export = bundled_export(path) if path.is_dir() else None
+    if engine == "ctranslate2":
+        if export is None:
+            raise ConfigError(f"{path} holds no CTranslate2 export: make one with hanyi export "
+                              f"{path} --out {path / BUNDLED_EXPORT}")
+        if quantize != "none":
+            raise ConfigError("--quantize is for the PyTorch engine; the export's weight type "
+                              "was fixed at export")
+        return export
+    if export is None or quantize != "none" or device.type != "cpu":
+        return None
+    if importlib.util.find_spec("ctranslate2") is None:
+        log.info("%s has a CTranslate2 export but CTranslate2 is not installed "
+                 "(pip install 'hanyi[export]'): using PyTorch", path)
+        return None
+    return export
 
 
 @dataclass
@@ -82,26 +134,27 @@ class Translator:
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
              overrides: list[str] | tuple[str, ...] = (), quantize: str = "none",
-             threads: int = 0) -> Translator:
-        """A model directory (PyTorch; ``quantize="int8"`` for dynamic int8) or a
-        ``hanyi export`` directory (CTranslate2, with ``threads`` intra-op threads; 0 = its
-        default). Its decode settings are the model's own, changed by ``overrides``
-        (``"decode.beam_size=1"``, as ``--set`` writes them; see
-        :func:`hanyi.config.decode_with_overrides`); one call can still pass its own."""
+             threads: int = 0, engine: str = "auto") -> Translator:
+        """A model directory or a ``hanyi export`` directory, searched by ``engine``
+        (:func:`pick_export`: ``auto`` takes a model directory's own CTranslate2 export on
+        a CPU, else its PyTorch weights; ``quantize="int8"``: PyTorch's dynamic int8).
+        ``threads``: CTranslate2's intra-op threads (0 = its default). Decode settings are
+        the model directory's own, changed by ``overrides`` (``"decode.beam_size=1"``, as
+        ``--set`` writes them; see :func:`hanyi.config.decode_with_overrides`); one call
+        can still pass its own."""
         path = Path(path)
-        if is_export_dir(path):
-            if quantize != "none":
-                raise ConfigError(f"{path} is a CTranslate2 export: its weight type was fixed "
-                                  f"at export (hanyi export --quantization); drop --quantize")
-            loaded = load_export_dir(path)
-            decode = decode_with_overrides(loaded.config.decode, list(overrides))
-            engine = CT2Engine(path, loaded.src_vocab, loaded.tgt_vocab,
-                               device=torch.device(device).type, threads=threads)
-            return cls(loaded, decode, device, engine)
-        loaded = load_model_dir(path, device)
+        export = pick_export(path, engine, torch.device(device), quantize)
+        if export is None:
+            loaded = load_model_dir(path, device)
+            searcher = TorchEngine(loaded.model, loaded.src_vocab.pad_id, device, quantize)
+        else:
+            loaded = load_export_dir(export)
+            if export != path:  # the directory's own export: the directory's settings
+                loaded = dataclasses.replace(loaded, config=load_config_file(path), path=path)
+            searcher = CT2Engine(export, loaded.src_vocab, loaded.tgt_vocab,
+                                 device=torch.device(device).type, threads=threads)
         decode = decode_with_overrides(loaded.config.decode, list(overrides))
-        engine = TorchEngine(loaded.model, loaded.src_vocab.pad_id, device, quantize)
-        return cls(loaded, decode, device, engine)
+        return cls(loaded, decode, device, searcher)
 
     @classmethod
     def from_model(cls, model, config: ExperimentConfig, src_vocab: Vocab, tgt_vocab: Vocab,
