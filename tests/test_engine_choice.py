@@ -107,3 +107,30 @@ def test_cli_engine_flag(bundled, capsys):
     assert main(["translate", "--model", str(bundled / BUNDLED_EXPORT), "--engine", "torch",
                  "Tom"]) == 2
     assert "holds no PyTorch weights" in capsys.readouterr().err
+
+
+def test_release_export_is_float16_with_its_own_export(toy_vocabs, small_model_config,
+                                                       tmp_path, capsys):
+    """`hanyi export --format release`: the shipped model's layout in one step."""
+    from safetensors.torch import load_file
+
+    from hanyi.cli.__main__ import main
+
+    trained = saved_model(toy_vocabs, small_model_config, tmp_path / "run")
+    out = tmp_path / "release"
+    assert main(["export", "--format", "release", "--model", str(trained), "--out", str(out),
+                 "--quantization", "float32"]) == 0
+    capsys.readouterr()
+    weights = load_file(str(out / "model.safetensors"))
+    assert {t.dtype for t in weights.values()} == {torch.float16}
+    full = (trained / "model.safetensors").stat().st_size
+    assert (out / "model.safetensors").stat().st_size < 0.55 * full
+    texts = synthetic_sentences(16, seed=4)[0]
+    auto, torch_ = Translator.load(out, threads=1), Translator.load(out, engine="torch")
+    assert auto.engine_name == "ctranslate2-float32" and torch_.engine_name == "torch"
+    # the export was made from the float16 weights that --engine torch loads
+    assert ([t.tgt_tokens for t in auto.translate(texts)]
+            == [t.tgt_tokens for t in torch_.translate(texts)])
+    original = Translator.load(trained).translate(texts)
+    same = sum(a.text == b.text for a, b in zip(original, torch_.translate(texts), strict=True))
+    assert same >= 0.9 * len(texts)  # float16 storage: at most rare argmax flips

@@ -23,6 +23,7 @@ checkpoint, never half.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import subprocess
@@ -67,21 +68,37 @@ def git_sha() -> str | None:
 
 
 def save_checkpoint(path: Path, model: Transformer, cfg: ExperimentConfig, src_vocab: Vocab,
-                    tgt_vocab: Vocab, meta: dict, training_state: dict | None = None) -> Path:
+                    tgt_vocab: Vocab, meta: dict, training_state: dict | None = None,
+                    weights_dtype: torch.dtype = torch.float32) -> Path:
+    """Write a model directory atomically (see :func:`write_model_files`)."""
     path = Path(path)
     with atomic_dir(path) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))
-        meta = {**meta, "weights_sha256": file_sha256(tmp / "model.safetensors")}
-        (tmp / "config.yaml").write_text(config_to_yaml(cfg), encoding="utf-8")
-        (tmp / "src.model").write_bytes(src_vocab.model_proto)
-        (tmp / "tgt.model").write_bytes(tgt_vocab.model_proto)
-        meta = {**meta, "hanyi_version": __version__, "git_sha": git_sha(),
-                "src_spm_sha256": src_vocab.sha256, "tgt_spm_sha256": tgt_vocab.sha256,
-                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if training_state is not None:
-            torch.save(training_state, tmp / "training_state.pt")
+        write_model_files(tmp, model, cfg, src_vocab, tgt_vocab, meta, training_state,
+                          weights_dtype)
     return path
+
+
+def write_model_files(folder: Path, model: Transformer, cfg: ExperimentConfig,
+                      src_vocab: Vocab, tgt_vocab: Vocab, meta: dict,
+                      training_state: dict | None = None,
+                      weights_dtype: torch.dtype = torch.float32) -> None:
+    """The files of a model directory, into the (temporary) ``folder``. ``weights_dtype``
+    float16 halves a model that is shipped (loading copies the weights into the model's
+    float32 parameters, so inference still computes in float32); training keeps float32."""
+    if weights_dtype != torch.float32:
+        model = copy.deepcopy(model).to(weights_dtype)
+    save_model(model, str(folder / "model.safetensors"))
+    meta = {**meta, "weights_sha256": file_sha256(folder / "model.safetensors"),
+            "weights_dtype": str(weights_dtype).removeprefix("torch.")}
+    (folder / "config.yaml").write_text(config_to_yaml(cfg), encoding="utf-8")
+    (folder / "src.model").write_bytes(src_vocab.model_proto)
+    (folder / "tgt.model").write_bytes(tgt_vocab.model_proto)
+    meta = {**meta, "hanyi_version": __version__, "git_sha": git_sha(),
+            "src_spm_sha256": src_vocab.sha256, "tgt_spm_sha256": tgt_vocab.sha256,
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if training_state is not None:
+        torch.save(training_state, folder / "training_state.pt")
 
 
 def is_export_dir(path: str | Path) -> bool:
