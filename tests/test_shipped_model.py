@@ -1,6 +1,7 @@
 """The shipped model (models/hanyi-en-zh) produces usable Chinese, not just a BLEU score.
 
-A handful of sentences, greedy and with the model's default beam: full-width Chinese
+A handful of sentences, greedy and with the model's default beam, on the default engine and
+on the PyTorch weights: full-width Chinese
 punctuation, numbers kept, no repetition loops, no English left untranslated except the
 proper names we ask it to keep. These are properties of any acceptable translation, so
 they hold for every retrained model, not only for today's weights.
@@ -32,9 +33,11 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 ASCII_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
-@pytest.fixture(scope="module")
-def outputs() -> dict[str, list[str]]:
-    translator = Translator.load(MODEL)
+@pytest.fixture(scope="module", params=["auto", "torch"])
+def outputs(request) -> dict[str, list[str]]:
+    """Both ways users run it: the default engine (the model's own CTranslate2 int8 export
+    on a CPU, when it carries one) and its PyTorch weights (`--engine torch`)."""
+    translator = Translator.load(MODEL, engine=request.param)
     texts = list(SENTENCES)
     greedy = translator.translate(texts, translator.with_options(beam_size=1))
     beam = translator.translate(texts)
