@@ -311,9 +311,11 @@ for h in beam[0]:
 # %% [markdown]
 # ## 11. The shipped model: a real translation and its cross-attention
 #
-# `models/hanyi-en-zh` (see models/README.md: trained on CPU, far smaller than the
-# paper's base model). We ask for the decoder's cross-attention: for each Chinese output
-# token, how much each head of the last layer looked at each English source piece.
+# `models/hanyi-en-zh` (see models/README.md: far smaller than the paper's base model).
+# We ask for the decoder's cross-attention: for each Chinese output token, how much each
+# head of the last layer looked at each English source piece. Attention weights come from
+# our PyTorch model, so we load it with `engine="torch"` (by default a CPU runs the
+# model's CTranslate2 export, which is faster but does not return them).
 
 # %%
 from matplotlib import font_manager
@@ -321,7 +323,7 @@ from matplotlib import font_manager
 from hanyi.inference import Translator
 
 docs = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()  # notebook
-translator = Translator.load(docs.parent / "models" / "hanyi-en-zh")
+translator = Translator.load(docs.parent / "models" / "hanyi-en-zh", engine="torch")
 result = translator.translate(["The weather is nice today."], need_attention=True)[0]
 print("→", result.text)
 att = result.attention[-1].mean(0)  # last layer, heads averaged: (T, S)

@@ -134,3 +134,33 @@ def test_release_export_is_float16_with_its_own_export(toy_vocabs, small_model_c
     original = Translator.load(trained).translate(texts)
     same = sum(a.text == b.text for a, b in zip(original, torch_.translate(texts), strict=True))
     assert same >= 0.9 * len(texts)  # float16 storage: at most rare argmax flips
+
+
+def test_a_server_on_the_export_says_it_has_no_attention(bundled):
+    """The page asks /api/health before it asks for a heat-map; a direct request for
+    attention weights gets a 400 that names the way to them."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from hanyi.config import ServeConfig
+    from hanyi.serving import create_app
+
+    with TestClient(create_app(Translator.load(bundled, threads=1), ServeConfig())) as client:
+        health = client.get("/api/health").json()
+        assert health["engine"] == "ctranslate2-float32" and health["attention"] is False
+        assert client.post("/api/translate", json={"text": "Tom likes tea."}).status_code == 200
+        r = client.post("/api/translate", json={"text": "Tom likes tea.", "attention": True})
+        assert r.status_code == 400 and "--engine torch" in r.json()["error"]
+
+
+@pytest.mark.parametrize("engine", ["torch", "ctranslate2"])
+def test_caps_past_the_position_table_are_clamped(bundled, engine):
+    """The toy model has 128 positions; the default decode caps (256 in, 400 out) do not
+    fit it: the input is cut and the output capped to the table, on either engine."""
+    translator = Translator.load(bundled, engine=engine, threads=1)
+    assert translator.loaded.config.model.max_positions == 128
+    long = " ".join(["Tom likes tea and Mary likes coffee."] * 40)
+    assert len(translator.src_vocab.encode(long)) > 128
+    cfg = translator.with_options(max_len_a=3.0, max_len_b=50, max_output_tokens=400)
+    out = translator.translate([long], cfg)[0]
+    assert 0 < len(out.tgt_tokens) <= 128

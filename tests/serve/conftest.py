@@ -46,6 +46,7 @@ class FakeTranslator:
     """Echoes its input upper-cased; ``gate`` (when set) holds every call until released."""
 
     source_language, target_language = "en", "zh"
+    engine_name, returns_attention = "fake", False
     src_vocab = type("WordVocab", (), {"encode": staticmethod(str.split)})()  # for documents
 
     def __init__(self, gate: threading.Event | None = None, delay_s: float = 0.0):

@@ -139,6 +139,7 @@ def test_only_json_is_accepted_and_other_sites_get_no_cors_by_default(fake_trans
 def test_health_and_unknown_routes(client, tiny_translator):
     data = client.get("/api/health").json()
     assert data["status"] == "ok" and data["model"] == tiny_translator.name and data["version"]
+    assert data["engine"] == "torch" and data["attention"] is True
     assert data["uptime_s"] >= 0 and data["queue"]["capacity"] == 256
     r = client.get("/api/nothing")
     assert r.status_code == 404 and r.json()["error"]

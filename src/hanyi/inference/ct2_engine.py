@@ -84,6 +84,8 @@ def cpu_compute_type(quantization: str, device: str) -> str:
 class CT2Engine:
     """Search over id lists with a ``ctranslate2.Translator``."""
 
+    returns_attention = False  # see search(): use the PyTorch model for attention weights
+
     def __init__(self, path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
                  device: str = "cpu", compute_type: str | None = None, threads: int = 0):
         """``compute_type``: how to compute (None = the type the export was saved as, or
@@ -136,7 +138,8 @@ class CT2Engine:
         check_cancel(cancel)
         if need_attention:
             raise InputError("attention weights are not available from a CTranslate2 "
-                             "export; use the PyTorch model directory")
+                             "export; use the PyTorch model directory (--engine torch, "
+                             "Translator.load(..., engine=\"torch\"))")
         caps = [max_output_length(len(ids), cfg) for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
         results = self._translate(source, cfg, max(caps))

@@ -40,6 +40,8 @@ def quantize_int8(model: Transformer) -> Transformer:
 class TorchEngine:
     """Search over id lists with a hanyi :class:`Transformer`."""
 
+    returns_attention = True  # cross-attention weights on request (need_attention)
+
     def __init__(self, model: Transformer, pad_id: int, device: torch.device | str = "cpu",
                  quantize: str = "none"):
         if quantize not in QUANTIZE_OPTIONS:

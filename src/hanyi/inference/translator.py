@@ -175,6 +175,11 @@ class Translator:
         return self.engine.name
 
     @property
+    def returns_attention(self) -> bool:
+        """Whether ``translate(..., need_attention=True)`` works (PyTorch engines only)."""
+        return self.engine.returns_attention
+
+    @property
     def name(self) -> str:
         return self.loaded.path.name if self.loaded.path else "in-memory"
 
@@ -184,7 +189,7 @@ class Translator:
 
     def encode(self, text: str) -> list[int]:
         ids = self.src_vocab.encode(self.normalize(text))
-        limit = self.decode_cfg.max_input_tokens
+        limit = min(self.decode_cfg.max_input_tokens, self.loaded.config.model.max_positions)
         if len(ids) > limit:
             log.warning("input of %d tokens cut to %d", len(ids), limit)
             ids = ids[:limit]
@@ -256,6 +261,9 @@ class Translator:
 
     def _search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool,
                 cancel: Cancel | None) -> list[list[Hypothesis]]:
+        positions = self.loaded.config.model.max_positions
+        if cfg.max_output_tokens > positions:  # the decoder has no position past its table
+            cfg = dataclasses.replace(cfg, max_output_tokens=positions)
         return self.engine.search(batch, cfg, need_attention=need_attention, cancel=cancel)
 
     def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:

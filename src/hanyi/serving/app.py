@@ -211,7 +211,8 @@ def install_health(app: FastAPI, translator, batcher: DynamicBatcher, cfg: Serve
     async def health() -> HealthResponse:
         return HealthResponse(
             status="degraded" if batcher.stalled(cfg.timeout_s) else "ok",
-            model=translator.name, version=__version__,
+            model=translator.name, engine=translator.engine_name,
+            attention=translator.returns_attention, version=__version__,
             uptime_s=round(time.time() - started, 3), device=str(translator.device),
             queue={"waiting": batcher.waiting, "capacity": cfg.queue_size,
                    "batches": batcher.stats.batches, "texts": batcher.stats.texts,

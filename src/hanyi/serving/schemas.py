@@ -153,6 +153,8 @@ class BatchTranslateResponse(BaseModel):
 class HealthResponse(BaseModel):
     status: str  # "ok", or "degraded" while the worker is stuck past the request timeout
     model: str
+    engine: str  # "torch", "ctranslate2-int8", ...
+    attention: bool  # whether requests may ask for attention weights (PyTorch engines only)
     version: str
     uptime_s: float
     device: str

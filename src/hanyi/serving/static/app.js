@@ -5,6 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 let current = null;  // the last response's attention: {src_tokens, tgt_tokens, weights, ...}
+let attentionAvailable = true;  // false when the server's engine has none (CTranslate2)
 
 async function translate() {
   const text = $("src").value;
@@ -15,7 +16,8 @@ async function translate() {
   try { glossary = readGlossary(); } catch (err) { showError(err.message); return; }
   // a whole document has no alternatives or attention map: just its translation
   const body = format === "text" ?
-    { text, beam, nbest: Math.min(Number($("nbest").value), beam), attention_heads: true } :
+    { text, beam, nbest: Math.min(Number($("nbest").value), beam),
+      attention_heads: attentionAvailable } :
     { text, beam, format };
   if (glossary) body.glossary = glossary;
   $("output").dataset.state = "busy";
@@ -23,9 +25,18 @@ async function translate() {
   const t0 = performance.now();
   try {
     const headers = authHeaders({ "Content-Type": "application/json" });
-    const response = await fetch("/api/translate", {
+    const post = () => fetch("/api/translate", {
       method: "POST", headers, body: JSON.stringify(body) });
-    const data = await response.json().catch(() => ({ error: response.statusText }));
+    let response = await post();
+    let data = await response.json().catch(() => ({ error: response.statusText }));
+    if (response.status === 400 && body.attention_heads &&
+        /attention weights are not available/.test(data.error || "")) {
+      // asked before /api/health answered: this server's engine has no attention map
+      attentionAvailable = false;
+      body.attention_heads = false;
+      response = await post();
+      data = await response.json().catch(() => ({ error: response.statusText }));
+    }
     const roundTrip = performance.now() - t0;
     if (response.status === 401 || response.status === 403) $("key-box").hidden = false;
     if (!response.ok) { showError(`${response.status}: ${data.error || "request failed"}`); return; }
@@ -243,7 +254,9 @@ async function copyTranslation() {
 async function showModel() {
   try {
     const health = await (await fetch("/api/health")).json();
-    $("model-info").textContent = `model ${health.model}, hanyi ${health.version}`;
+    $("model-info").textContent =
+      `model ${health.model} (${health.engine}), hanyi ${health.version}`;
+    attentionAvailable = health.attention !== false;
   } catch (err) { /* the page still works without it */ }
 }
 
