@@ -51,7 +51,7 @@ def load(engine: str, model: Path, work: Path, threads: int):
 
     if engine.startswith("torch"):
         quantize = "int8" if engine == "torch-int8" else "none"
-        return Translator.load(model, quantize=quantize), model
+        return Translator.load(model, quantize=quantize, engine="torch"), model
     out = work / engine
     if not (out / "hanyi_export.json").is_file():
         from hanyi.checkpoint import load_model_dir
