@@ -153,3 +153,19 @@ def train_through_cli(main, argv: list[str]) -> None:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+
+
+def vivid_model(vocabs, cfg, seed: int = 0):
+    """A random model (eval mode) whose outputs are not degenerate: scaled-up Linear
+    weights make the argmax vary with the input (plain random models repeat one token)."""
+    import torch
+
+    from hanyi.model import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(cfg, *vocabs).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and module is not model.output_proj:
+                module.weight.mul_(3.0)
+    return model

@@ -8,27 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import synthetic_sentences
+from helpers import synthetic_sentences, vivid_model
 
 from hanyi.checkpoint import BUNDLED_EXPORT, load_model_dir, save_checkpoint
 from hanyi.config import ExperimentConfig
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.inference import Translator
 from hanyi.inference.translator import pick_export
-from hanyi.model import build_model
 
 pytest.importorskip("ctranslate2")
 
 
 def saved_model(toy_vocabs, cfg, folder: Path, seed: int = 0) -> Path:
-    """A saved model directory whose greedy outputs vary with the input (scaled-up
-    Linear weights: plain random models repeat one token)."""
-    torch.manual_seed(seed)
-    model = build_model(cfg, *toy_vocabs).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Linear) and module is not model.output_proj:
-                module.weight.mul_(3.0)
+    """A saved model directory whose greedy outputs vary with the input."""
+    model = vivid_model(toy_vocabs, cfg, seed)
     config = ExperimentConfig(model=cfg)
     config.decode = dataclasses.replace(config.decode, beam_size=1, batch_size=8,
                                         stop_loops=False)

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import synthetic_sentences
+from helpers import synthetic_sentences, vivid_model
 
 from hanyi.checkpoint import LoadedModel
 from hanyi.config import ExperimentConfig
 from hanyi.errors import ConfigError, InputError, ModelLoadError
 from hanyi.inference import Translator
 from hanyi.metrics import bleu
-from hanyi.model import build_model
 
 ctranslate2 = pytest.importorskip("ctranslate2")
 
@@ -35,14 +34,8 @@ INT8_BLEU_TOLERANCE = 1.5
 
 
 def random_loaded(toy_vocabs, cfg, tmp_path: Path) -> LoadedModel:
-    """A random model whose outputs are not degenerate: scaled-up Linear weights make the
-    argmax vary with the input (plain random models repeat one token)."""
-    torch.manual_seed(0)
-    model = build_model(cfg, *toy_vocabs).eval()
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.Linear) and module is not model.output_proj:
-                module.weight.mul_(3.0)
+    """A random model whose outputs are not degenerate (helpers.vivid_model)."""
+    model = vivid_model(toy_vocabs, cfg)
     config = ExperimentConfig(model=cfg)
     # random weights loop a lot: compare the engines' arithmetic over whole outputs here,
     # the loop rule on its own (test_loops_are_cut_where_our_search_stops_them)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hanyi.config import DecodeConfig
+from hanyi.config import DecodeConfig, ModelConfig
 from hanyi.decoding import Hypothesis
 from hanyi.documents.formats import detect_format, translate_document, translate_via
 from hanyi.documents.html_doc import translate_html
@@ -287,7 +287,7 @@ def test_a_document_decodes_each_sentence_once_when_a_block_goes_again():
                             pieces=lambda ids: [chr(i) for i in ids])
     loaded = SimpleNamespace(model=None, src_vocab=chars, tgt_vocab=chars, path=None, meta={},
                              config=SimpleNamespace(decode=DecodeConfig(beam_size=1),
-                                                    direction="en-zh"))
+                                                    model=ModelConfig(), direction="en-zh"))
     engine = GarblingEngine()
     translator = Translator(loaded, engine=engine)
     translator.detokenize = lambda tokens: "".join(map(chr, tokens))

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hanyi.config import DecodeConfig
+from hanyi.config import DecodeConfig, ModelConfig
 from hanyi.decoding import Hypothesis
 from hanyi.errors import ConfigError
 from hanyi.inference.numbers import digit_strings, first_keeping_numbers, keeps_numbers
@@ -93,7 +93,7 @@ def fake_translator(**decode) -> tuple[Translator, FakeEngine]:
     vocab = SimpleNamespace(pieces=lambda ids: [str(i) for i in ids])
     loaded = SimpleNamespace(model=None, src_vocab=vocab, tgt_vocab=vocab, path=None, meta={},
                              config=SimpleNamespace(decode=DecodeConfig(**decode),
-                                                    direction="en-zh"))
+                                                    model=ModelConfig(), direction="en-zh"))
     engine = FakeEngine()
     return TextTranslator(loaded, engine=engine), engine
 
