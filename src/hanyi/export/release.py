@@ -29,9 +29,8 @@ from hanyi.files import atomic_dir
 
 log = logging.getLogger(__name__)
 
-# what a training run's meta.json says that a user of the shipped model may want to know
-KEPT_META = ("step", "epoch", "dev_loss", "dev_bleu", "averaged_from", "selected_by",
-             "trained_on", "initialised_from")
+# what the trainer's meta.json says that a user of the shipped model may want to know
+KEPT_META = ("step", "epoch", "dev_loss", "dev_bleu", "averaged_from", "selected_by")
 
 
 def export_release(loaded: LoadedModel, out: str | Path, quantization: str = "int8",
