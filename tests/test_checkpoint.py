@@ -245,6 +245,23 @@ def test_init_from_starts_from_the_model_weights_and_checks_vocabularies(synthet
                 torch.device("cpu"))
 
 
+def test_a_resumed_run_does_not_need_the_folder_it_started_from(synthetic_prepared, tmp_path):
+    Trainer(experiment(synthetic_prepared), tmp_path / "a", torch.device("cpu")).run()
+    start = tmp_path / "start"
+    shutil.copytree(tmp_path / "a" / "best", start)
+    cfg = experiment(synthetic_prepared, init_from=str(start))
+    first = Trainer(cfg, tmp_path / "b", torch.device("cpu"),
+                    stop_requested=lambda: first.state.step >= 3)
+    assert first.run()["reason"] == "interrupted"
+    shutil.rmtree(start)  # e.g. a stage-1 run deleted before stage 2 is resumed
+    resumed = Trainer(cfg, tmp_path / "b", torch.device("cpu"))
+    assert resumed.resume()
+    saved = load_model_dir(resumed.rundir.latest())
+    for (name, a), (_, b) in zip(saved.model.state_dict().items(),
+                                 resumed.model.state_dict().items(), strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+
+
 def test_prepare_can_reuse_a_model_s_vocabularies(synthetic_prepared, tmp_path):
     root = synthetic_prepared.parent
     data = DataConfig(root=str(root), dir=str(tmp_path / "p"), dev_size=30, test_size=30,

@@ -144,7 +144,9 @@ class Trainer:
         self.data_ready_s = time.perf_counter() - self.started
         seed_everything(cfg.train.seed)
         self.model = build_model(cfg.model, self.src_vocab, self.tgt_vocab)
-        if cfg.train.init_from:
+        # a run that has checkpoints already continues from them (--resume): the weights it
+        # started from are not read again, so that folder may be gone by then
+        if cfg.train.init_from and self.rundir.latest() is None:
             init_weights(self.model, Path(cfg.train.init_from), self.src_vocab, self.tgt_vocab)
         self.model = self.model.to(device)
         self.ddp_model = self.dist.wrap(self.model)  # DDP copies rank 0's weights everywhere
