@@ -23,7 +23,6 @@ from hanyi.inference import Translator
 FORMATS = ("text", "markdown", "html", "srt", "po")
 SUFFIXES = {".srt": "srt", ".po": "po", ".pot": "po", ".md": "markdown", ".markdown": "markdown",
             ".html": "html", ".htm": "html", ".xhtml": "html"}
-DOCUMENT_CACHE = 16_384  # sentences: a long document's worth
 
 
 def detect_format(path: str | None, asked: str = "auto") -> str:
@@ -59,21 +58,9 @@ def translate_document(translator: Translator, text: str, fmt: str,
                        decode: DecodeConfig | None = None, keep: tuple[str, ...] = (),
                        glossary: dict[str, str] | None = None, name: str = "<input>"
                        ) -> tuple[str, dict]:
-    """The translated document and a few counts about it.
-
-    Within one document a sentence is decoded once: where the model garbles a markup slot,
-    documents/markup.py translates the whole block again without markup, and the block's
-    other sentences then come from a cache of this document's translations (the
-    translator's own, if it keeps one; else one for this call)."""
+    """The translated document and a few counts about it."""
     def translate(texts: list[str]) -> list[str]:
         return [t.text for t in translate_texts(translator, texts, decode, keep=keep,
                                                 glossary=glossary)]
 
-    scoped = translator.cache is None
-    if scoped:
-        translator.enable_cache(DOCUMENT_CACHE)
-    try:
-        return translate_via(text, fmt, translate, name, translator.target_language)
-    finally:
-        if scoped:
-            translator.cache = None
+    return translate_via(text, fmt, translate, name, translator.target_language)

@@ -213,7 +213,7 @@ def translate_html(text: str, translate: Callable[[list[str]], list[str]], tight
     doc = parse(text)
     blocks = [(item, doc.block_unit[id(item)]) for item in doc.items
               if isinstance(item, Block) and id(item) in doc.block_unit]
-    translations = translate_blocks(doc.units, blocks, translate)
+    translations = translate_blocks(doc.units, blocks, translate, tight)
     for tag, name, unit in doc.attribute_units:
         tag.raw = set_attributes(tag.raw, {name: translations[unit]})
     escape = lambda s: html.escape(s, quote=False)  # noqa: E731
@@ -224,7 +224,5 @@ def translate_html(text: str, translate: Callable[[list[str]], list[str]], tight
         elif isinstance(item, Tag):
             out.append(item.raw)
         else:
-            unit = doc.block_unit.get(id(item))
-            out.append(render(item, None if unit is None else translations[unit], escape,
-                              tight))
+            out.append(render(item, escape, tight))
     return "".join(out), len(doc.units)

@@ -316,21 +316,20 @@ def translate_markdown(text: str, translate: Callable[[list[str]], list[str]],
         if unit is not None or found:
             edits.append(_Edit(span, block, unit))
     blocks = [(edit.block, edit.unit) for edit in edits if edit.unit is not None]
-    translations = translate_blocks(units, blocks, translate)
+    translations = translate_blocks(units, blocks, translate, tight)
     for image, unit in images:
         image.tag.raw = f"![{escape(translations[unit])}]{image.dest}"
-    out = apply(lines, edits, translations, tight)
+    out = apply(lines, edits, tight)
     return out, {"translated": len(units), "kept_unaligned": unaligned}
 
 
-def apply(lines: list[str], edits: list[_Edit], translations: list[str], tight: bool) -> str:
+def apply(lines: list[str], edits: list[_Edit], tight: bool) -> str:
     """The source lines with every edit's span replaced by its rendered block."""
     lines = list(lines)
     dropped: set[int] = set()
     for edit in sorted(edits, key=lambda e: (e.span.first, -e.span.start)):  # right to left
         span = edit.span
-        body = render(edit.block, None if edit.unit is None else translations[edit.unit],
-                      escape, tight)
+        body = render(edit.block, escape, tight)
         lines[span.first] = lines[span.first][:span.start] + body + lines[span.last][span.end:]
         dropped.update(range(span.first + 1, span.last + 1))
     return "\n".join(line for n, line in enumerate(lines) if n not in dropped)

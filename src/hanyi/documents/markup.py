@@ -21,11 +21,17 @@ When the model drops a slot, its markup is put back around the translated block:
   protect.py does for a URL; a Markdown hard line break is left out instead, since at the
   end of a paragraph it would change the document's structure.
 
-When it *garbles* one ("7301" -> "730130": a number the source does not have) or writes one
-twice, the translation cannot be trusted with numbers in it: the block is translated again
-without its markup (one more call for all such blocks), and its markup goes around it as
-above. (Dropped slots used to be translated again too; with a model that drops most slots
-that decoded nearly every block twice, for the same widened markup.)
+A block goes to the model sentence by sentence (the units of one call; the translations
+are joined the target language's way), and each sentence's translation is checked on its
+own. An element's start slot written twice and its end slot not at all (or the other way
+round: "7301 A 7302" -> "7301 甲 7301", the usual slip) is read as start and end. Where the
+model *garbles* a slot ("7301" -> "730130", "73": a number the sentence does
+not have that is part of a slot, or contains one) or writes one twice, that sentence cannot
+be trusted with its markup: it alone is translated again without its slots (one more call
+for all such sentences of the document), and the markup of those slots goes around the block
+as above. Other numbers the source does not have are the model's to write ("eight" -> "8").
+(Whole blocks used to be translated again, and for any new number: with the shipped model
+that decoded a third of a news document twice.)
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hanyi.data.slots import FIRST_SLOT
+from hanyi.documents.text import JOINERS, SPLITTERS
 
 _WORD = re.compile(r"[^\W\d_]")  # a letter: a block without one is not translated
 _SPACE = re.compile(r"\s+")
@@ -67,6 +74,17 @@ class Block:
     tail: list[Piece]
     text: str | None = None  # what the model translates (None: nothing to translate)
     slots: dict[str, Tag] = field(default_factory=dict)
+    segments: list[Segment] = field(default_factory=list)  # its sentences, once translated
+
+
+@dataclass
+class Segment:
+    """One sentence of a block's text (or a few, where an element spans them), translated
+    on its own: a dropped slot's markup is widened to the segment, not the block."""
+
+    text: str
+    slots: dict[str, Tag]  # the block's slots that stand in this text
+    translation: str = ""
 
 
 def plan(pieces: list[Piece]) -> Block:
@@ -135,46 +153,129 @@ def peel(core: list[Piece]) -> tuple[list[Piece], list[Piece], list[Piece]]:
     return head, core, tail
 
 
-def plain(block: Block) -> str:
-    """The block's text without its markup (what is translated when the slots fail)."""
-    return _SPACE.sub(" ", "".join(p.value for p in block.core if isinstance(p, Text))).strip()
-
-
-def usable(block: Block, translation: str) -> bool:
-    """No slot more than once, and no number that was not in the source (a slot the model
-    garbled: "7301" -> "730130"). A dropped slot is fine: :func:`fill` widens its markup."""
+def garbled(sentence: str, translation: str, slots: dict[str, Tag]) -> bool:
+    """Did the model garble a slot of the block in this sentence's translation: write one
+    twice, write one the sentence does not have, or write a number the sentence does not
+    have that is part of a slot or contains one ("7301" -> "730130", "73")? A dropped slot
+    is fine: :func:`fill` widens its markup."""
+    mine = set(re.findall(r"\d+", sentence))
     numbers = re.findall(r"\d+", translation)
-    return (all(numbers.count(slot) <= 1 for slot in block.slots)
-            and set(numbers) <= set(re.findall(r"\d+", block.text or "")))
+    for number in numbers:
+        if number in slots:
+            if number not in mine or numbers.count(number) > 1:
+                return True
+        elif number not in mine and any(
+                s in number or (len(number) > 1 and number in s) for s in slots):
+            return True
+    return False
+
+
+def mended(sentence: str, translation: str, slots: dict[str, Tag]) -> str:
+    """``translation`` with the model's usual slip on an element undone: its start slot
+    written twice and its end slot not at all ("7301 A 7302" -> "7301 甲 7301"), or the end
+    twice and the start not at all. The two are read as the start and the end."""
+    mine = set(re.findall(r"\d+", sentence))
+    by_pair: dict[int, list[str]] = {}
+    for slot, tag in slots.items():
+        if tag.pair >= 0 and slot in mine:
+            by_pair.setdefault(tag.pair, []).append(slot)
+    numbers = re.findall(r"\d+", translation)
+    for pair in by_pair.values():
+        if len(pair) != 2:
+            continue
+        start, end = pair
+        if numbers.count(start) == 2 and end not in numbers:
+            at = [m.start() for m in re.finditer(rf"(?<!\d){start}(?!\d)", translation)][1]
+            translation = translation[:at] + end + translation[at + len(start):]
+        elif numbers.count(end) == 2 and start not in numbers:
+            translation = re.sub(rf"(?<!\d){end}(?!\d)", start, translation, count=1)
+    return translation
+
+
+def without_slots(sentence: str, slots: dict[str, Tag]) -> str:
+    """The sentence with the block's slot numbers (and the space before each) taken out."""
+    if not slots:
+        return sentence
+    pattern = r" ?(?<!\d)(?:" + "|".join(map(re.escape, slots)) + r")(?!\d)"
+    return _SPACE.sub(" ", re.sub(pattern, "", sentence)).strip()
+
+
+def segments(block: Block, split: Callable[[str], list[str]]) -> list[Segment]:
+    """The block's text cut into sentences; sentences an element spans stay together."""
+    out: list[Segment] = []
+    open_pairs: set[int] = set()
+    for sentence in split(block.text or "") or [block.text or ""]:
+        mine = {n: block.slots[n] for n in re.findall(r"\d+", sentence) if n in block.slots}
+        if open_pairs:  # an element began in the segment before and has not ended
+            out[-1].text += " " + sentence
+            out[-1].slots.update(mine)
+        else:
+            out.append(Segment(sentence, mine))
+        for tag in mine.values():
+            if tag.pair >= 0:
+                open_pairs ^= {tag.pair}
+    return out
 
 
 def translate_blocks(units: list[str], blocks: list[tuple[Block, int]],
-                     translate: Callable[[list[str]], list[str]]) -> list[str]:
-    """Translate all ``units`` in one call; then the blocks (with their unit's index) whose
-    slots came back garbled, once more in one call, as plain text: their markup then goes
-    around the whole block (see the module docstring) instead of garbled numbers staying
-    in the text."""
-    translations = translate(units) if units else []
-    failed = [(block, unit) for block, unit in blocks if not usable(block, translations[unit])]
+                     translate: Callable[[list[str]], list[str]], tight: bool = True
+                     ) -> list[str]:
+    """Translate all ``units`` in one call, a block's text segment by segment (its
+    ``segments`` get their translations); then the segments whose slots came back garbled,
+    once more in one call, without their slots: their markup then goes around the segment
+    (see the module docstring) instead of garbled numbers staying in the text. ``tight``:
+    English to Chinese (else Chinese to English, hanyi's other direction), which says how
+    sentences are split and joined. Returns a translation per unit."""
+    split, joiner = (SPLITTERS["en"], JOINERS["zh"]) if tight else (SPLITTERS["zh"], JOINERS["en"])
+    block_of = {unit: block for block, unit in blocks}
+    texts: list[str] = []
+    asked: list[Segment] = []  # the segment of each text (a unit that is not a block: None)
+    for n, unit in enumerate(units):
+        block = block_of.get(n)
+        if block is None:
+            texts.append(unit)
+            asked.append(None)
+            continue
+        block.segments = segments(block, split)
+        for segment in block.segments:
+            if _WORD.search(without_slots(segment.text, segment.slots)):
+                texts.append(segment.text)
+                asked.append(segment)
+            else:  # nothing to translate: its markup stays as it is
+                segment.translation = segment.text
+    out = translate(texts) if texts else []
+    failed = []
+    for k, segment in enumerate(asked):
+        if segment is not None:
+            out[k] = mended(segment.text, out[k], segment.slots)
+            if garbled(segment.text, out[k], segment.slots):
+                failed.append(k)
     if failed:
-        again = translate([plain(block) for block, _ in failed])
-        for (_, unit), translation in zip(failed, again, strict=True):
-            translations[unit] = translation
-    return translations
+        again = translate([without_slots(texts[k], asked[k].slots) for k in failed])
+        for k, translation in zip(failed, again, strict=True):
+            out[k] = translation
+    for k, segment in enumerate(asked):
+        if segment is not None:
+            segment.translation = out[k]
+    plain = iter(out[k] for k, segment in enumerate(asked) if segment is None)
+    return [joiner.join(s.translation for s in block_of[n].segments) if n in block_of
+            else next(plain) for n in range(len(units))]
 
 
 def raw_of(pieces: list[Piece]) -> str:
     return "".join(p.raw for p in pieces)
 
 
-def render(block: Block, translation: str | None, escape: Callable[[str], str],
-           tight: bool) -> str:
-    """The block written out: its translation (escaped, slots replaced by their markup) or,
-    when it was not translated, its source as it was."""
-    if block.text is None or translation is None:
+def render(block: Block, escape: Callable[[str], str], tight: bool) -> str:
+    """The block written out: its segments' translations (escaped, slots replaced by their
+    markup; a dropped slot's markup widened to its segment) or, when it was not translated,
+    its source as it was."""
+    if block.text is None or not block.segments:
         middle = raw_of(block.core)
     else:
-        middle = fill(translation, block.slots, escape, tight)
+        joiner = JOINERS["zh"] if tight else JOINERS["en"]
+        middle = joiner.join(fill(s.translation, s.slots, escape, tight)
+                             for s in block.segments)
     return raw_of(block.head) + middle + raw_of(block.tail)
 
 
