@@ -7,10 +7,11 @@ three times with the same Translator and decode settings: as a file of one sente
 line; as a plain-text document of paragraphs (5 sentences per line, a blank line between
 paragraphs), which hanyi.documents splits into sentences, batches and joins again; and as
 a Markdown document of the same sentences (a heading, paragraphs, bullet lists, bold words
-and links: documents/markdown_doc.py, whose inline markup travels as slots and whose
-blocks are translated again without markup where the model drops a slot). Reports
-sentences/s of each and the ratio to per-line speed (the target: document mode >= 90%),
-best of ``--repeats``. Run it on a quiet machine: it is a timing.
+and links: documents/markdown_doc.py, whose inline markup travels as slots, sentence by
+sentence, and whose sentences are translated again without markup where the model garbles
+a slot). Reports sentences/s of each and the ratio to per-line speed (the target: document
+mode >= 90%), best of ``--repeats`` rounds, the three interleaved in each round. Run it on a
+quiet machine: it is a timing.
 """
 
 from __future__ import annotations
@@ -61,12 +62,15 @@ def markdown(lines: list[str]) -> str:
     return "\n\n".join(b for b in blocks if b) + "\n"
 
 
-def best_of(repeats: int, fn) -> float:
-    best = float("inf")
+def best_times(repeats: int, runs: dict) -> dict[str, float]:
+    """The best time of each run, the runs interleaved (a, b, c, a, b, c, ...) so that a
+    machine that speeds up or slows down during the benchmark touches them all alike."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -83,10 +87,11 @@ def main() -> None:
     paragraphs = [" ".join(lines[i:i + 5]) for i in range(0, len(lines), 5)]
     document = "\n\n".join(paragraphs)
     page = markdown(lines)
-    per_line = best_of(args.repeats, lambda: translate_texts(translator, lines))
-    as_document = best_of(args.repeats, lambda: translate_texts(translator, [document]))
-    as_markdown = best_of(args.repeats,
-                          lambda: translate_document(translator, page, "markdown"))
+    best = best_times(args.repeats, {
+        "per_line": lambda: translate_texts(translator, lines),
+        "document": lambda: translate_texts(translator, [document]),
+        "markdown": lambda: translate_document(translator, page, "markdown")})
+    per_line, as_document, as_markdown = best["per_line"], best["document"], best["markdown"]
     n = len(lines)
     print(f"{n} sentences, engine {translator.engine_name}, beam {translator.decode_cfg.beam_size}")
     print(f"one per line:      {n / per_line:7.1f} sentences/s ({per_line:.1f} s)")
