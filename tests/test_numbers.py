@@ -108,6 +108,20 @@ def test_a_lost_number_is_rescued_from_a_wider_beam(beam):
     assert engine.calls == [(2, beam, 1), (1, 8, 8)]
 
 
+def test_the_rescue_batches_its_sentences_by_length():
+    translator, engine = fake_translator(beam_size=4, batch_size=2)
+    translator.encode = lambda text: [1] * len(text.split())
+    seen = []
+    search = engine.search
+    engine.search = lambda batch, cfg, **kw: (seen.append([len(x) for x in batch]),
+                                              search(batch, cfg, **kw))[1]
+    texts = ["Born in 1990 one two three four.", "In 1990.", "Born in 1990 one two.",
+             "In 1990 a b c d e f g."]
+    out = translator.translate(texts)
+    assert [t.text for t in out] == ["1990年。"] * 4
+    assert seen == [[2, 5], [7, 9]] * 2  # the first pass, then the rescue, alike
+
+
 def test_greedy_is_greedy_no_rescue_with_beam_1():
     translator, engine = fake_translator(beam_size=1)
     assert translator.translate(["She was born in 1990."])[0].text == "19世纪90年代。"

@@ -8,7 +8,7 @@ went in: tags with their attributes, quoting and case, comments, the doctype, en
 The text between two block-level tags (``<p>``, ``<li>``, ``<td>``, ``<h1>``, ``<div>``,
 …) is one *block*; inline tags inside it (``<b>``, ``<a>``, ``<em>``, ``<span>``, …) become
 slots and survive translation as documents/markup.py describes (a dropped slot: the tag
-goes around the whole block; a lone ``<br>``/``<img>`` at its end). Never translated:
+goes around its whole sentence; a lone ``<br>``/``<img>`` at its end). Never translated:
 ``<script>``, ``<style>``, ``<code>``, ``<pre>``, ``<kbd>``, ``<samp>``, ``<var>``, ``<svg>``,
 ``<math>``, and any element with ``translate="no"`` or the class ``notranslate`` (inside a
 sentence such an element is one slot). An element left unclosed at the end of a skipped

@@ -12,26 +12,29 @@ contain, the same device as documents/protect.py (our model copies numbers relia
 Markup that encloses the whole block (``<p><b>…</b></p>``, ``**…**``) and markup at its
 edges never reaches the model: it is peeled off first and put back around the translation.
 
-When the model drops a slot, its markup is put back around the translated block:
+A block goes to the model sentence by sentence: its text is cut into *segments*, one
+sentence each (sentences an element spans stay in one segment), all segments of the
+document are the units of one call, and their translations are joined the target
+language's way (no spaces in Chinese). Each segment's translation is checked on its own.
+
+When the model drops a slot, its markup is put back around the translated segment:
 
 * an element (a start and an end tag) whose slots did not both come back, in order and
-  well nested, is kept *around the whole translated block* (for the usual one-sentence
-  block, the sentence): its markup is never lost, only widened;
-* a lone tag (``<br>``, ``<img>``, a code span) is appended at the end of the block, as
+  well nested, is kept *around the whole translated sentence*: its markup is never lost,
+  only widened;
+* a lone tag (``<br>``, ``<img>``, a code span) is appended at the end of the sentence, as
   protect.py does for a URL; a Markdown hard line break is left out instead, since at the
   end of a paragraph it would change the document's structure.
 
-A block goes to the model sentence by sentence (the units of one call; the translations
-are joined the target language's way), and each sentence's translation is checked on its
-own. An element's start slot written twice and its end slot not at all (or the other way
-round: "7301 A 7302" -> "7301 甲 7301", the usual slip) is read as start and end. Where the
-model *garbles* a slot ("7301" -> "730130", "73": a number the sentence does
-not have that is part of a slot, or contains one) or writes one twice, that sentence cannot
-be trusted with its markup: it alone is translated again without its slots (one more call
-for all such sentences of the document), and the markup of those slots goes around the block
-as above. Other numbers the source does not have are the model's to write ("eight" -> "8").
-(Whole blocks used to be translated again, and for any new number: with the shipped model
-that decoded a third of a news document twice.)
+An element's start slot written twice and its end slot not at all (or the other way round:
+"7301 A 7302" -> "7301 甲 7301", the shipped model's usual slip) is read as start and end.
+Where the model *garbles* a slot ("7301" -> "730130" or "73": a number the sentence does
+not have that is part of a slot or contains one), writes one twice or writes another
+sentence's, that sentence cannot be trusted with its markup: it alone is translated again
+without its slots (one more call for all such sentences of the document), and their markup
+goes around it as above. Other numbers the source does not have are the model's to write
+("eight" -> "8"). (Whole blocks used to be translated again, and for any new number: with
+the shipped model that decoded about a third of a news document twice.)
 """
 
 from __future__ import annotations

@@ -241,8 +241,9 @@ class Translator:
         """In place: a translation that lost a number written in digits is replaced by the
         best hypothesis of a wider beam that keeps them all (see inference/numbers.py)."""
         sources = [self.normalize(text) for text in texts]  # full-width digits -> ASCII
-        lost = [i for i, text in enumerate(sources)
-                if encoded[i] and not keeps_numbers(text, results[i].text)]
+        lost = sorted((i for i, text in enumerate(sources)
+                       if encoded[i] and not keeps_numbers(text, results[i].text)),
+                      key=lambda i: len(encoded[i]))  # batched by length, as the first pass
         if not lost:
             return
         beam = max(cfg.beam_size, cfg.keep_numbers_beam)
