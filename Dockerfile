@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# hanyi serve in a container: CPU PyTorch pinned, the shipped model and its CTranslate2 int8
-# export inside (the export is what it serves), a non-root user, a health check.
+# hanyi serve in a container: CPU PyTorch pinned, the shipped model inside (it carries its own
+# CTranslate2 int8 export, which `--engine auto` serves on a CPU), a non-root user, a health
+# check.
 #
 #   docker build -t hanyi:0.2.0 .
 #   docker run -p 8000:8000 hanyi:0.2.0 --rate-limit 60/min        # flags of `hanyi serve`
@@ -10,7 +11,7 @@
 # outside Docker (the machines CI runs on have no Docker daemon); see docs/serve.md.
 ARG PYTHON=3.11-slim-bookworm
 
-# ---- build: a virtual environment with hanyi, and the int8 export of the shipped model
+# ---- build: a virtual environment with hanyi (the export extra brings CTranslate2)
 FROM python:${PYTHON} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
@@ -22,8 +23,6 @@ COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN pip install ".[serve,export]"
 COPY models/hanyi-en-zh /opt/hanyi/models/hanyi-en-zh
-RUN hanyi export --model /opt/hanyi/models/hanyi-en-zh \
-        --out /opt/hanyi/models/hanyi-en-zh-ct2 --quantization int8
 
 # ---- runtime: only the environment and the models, run by an unprivileged user
 FROM python:${PYTHON}
@@ -31,7 +30,7 @@ RUN useradd --system --uid 10001 --home-dir /opt/hanyi --shell /usr/sbin/nologin
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/hanyi/models /opt/hanyi/models
 ENV PATH=/opt/venv/bin:$PATH \
-    HANYI_MODEL=/opt/hanyi/models/hanyi-en-zh-ct2 \
+    HANYI_MODEL=/opt/hanyi/models/hanyi-en-zh \
     PYTHONUNBUFFERED=1 \
     OMP_NUM_THREADS=2
 USER hanyi

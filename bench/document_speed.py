@@ -4,19 +4,21 @@
 
 Takes N consecutive sentences of newsdev2017 and FLORES dev (English), and translates them
 three times with the same Translator and decode settings: as a file of one sentence per
-line; as a plain-text document of paragraphs (5 sentences per line, a blank line between
-paragraphs), which hanyi.documents splits into sentences, batches and joins again; and as
-a Markdown document of the same sentences (a heading, paragraphs, bullet lists, bold words
-and links: documents/markdown_doc.py, whose inline markup travels as slots, sentence by
-sentence, and whose sentences are translated again without markup where the model garbles
-a slot). Reports sentences/s of each and the ratio to per-line speed (the target: document
-mode >= 90%), best of ``--repeats`` rounds, the three interleaved in each round. Run it on a
+line; as a plain-text document of paragraphs (up to 5 sentences per line, a blank line
+between paragraphs, a headline on a line of its own), which hanyi.documents splits into
+sentences, batches and joins again; and as a Markdown document of the same sentences
+(headlines as headings, paragraphs, bullet lists, bold words and links:
+documents/markdown_doc.py, whose inline markup travels as slots, sentence by sentence, and
+whose sentences are translated again without markup where the model garbles a slot).
+Reports sentences/s of each and the ratio to per-line speed (the target: document mode
+>= 90%), best of ``--repeats`` rounds, the three interleaved in each round. Run it on a
 quiet machine: it is a timing.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,6 +30,8 @@ from hanyi.documents import translate_texts  # noqa: E402
 from hanyi.documents.formats import translate_document  # noqa: E402
 from hanyi.inference import Translator  # noqa: E402
 
+END = re.compile(r"[.!?…][\"'”’)\]]*$")  # a line that ends a sentence
+
 
 def sentences(data: Path, n: int) -> list[str]:
     out = []
@@ -37,10 +41,28 @@ def sentences(data: Path, n: int) -> list[str]:
     return out[:n]
 
 
+def groups(lines: list[str]) -> list[list[str]]:
+    """The sentences in paragraphs of up to 5; a line without end punctuation (a news
+    headline) is a block of its own, as in a real document — run into the next sentence it
+    would make a sentence the per-line run never sees."""
+    out: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        if not END.search(line):
+            out += [current, [line]] if current else [[line]]
+            current = []
+            continue
+        current.append(line)
+        if len(current) == 5:
+            out.append(current)
+            current = []
+    return out + [current] if current else out
+
+
 def markdown(lines: list[str]) -> str:
-    """The sentences as a Markdown document: in each group of 5, the first is a heading
-    (every 4th group), the sentences a bullet list (every 4th, offset 2), else a paragraph;
-    the first two words of every 3rd sentence are bold, the last word of every 7th a link."""
+    """The sentences as a Markdown document: a headline is a heading; of the paragraphs of
+    :func:`groups`, every 4th (offset 2) is a bullet list; the first two words of every 3rd
+    sentence are bold, the last word of every 7th a link."""
     def inline(i: int, s: str) -> str:
         words = s.split()
         if i % 3 == 0 and len(words) > 3:
@@ -50,16 +72,18 @@ def markdown(lines: list[str]) -> str:
             words[-1] = f"[{core}](https://example.com/{i}){words[-1][len(core):]}"
         return " ".join(words)
 
-    blocks = []
-    for k in range(0, len(lines), 5):
-        group = [inline(k + j, s) for j, s in enumerate(lines[k:k + 5])]
-        if (k // 5) % 4 == 0:
-            blocks += ["## " + group[0], " ".join(group[1:])]
-        elif (k // 5) % 4 == 2:
-            blocks.append("\n".join("- " + s for s in group))
+    blocks, i, paragraphs = [], 0, 0
+    for group in groups(lines):
+        marked = [inline(i + j, s) for j, s in enumerate(group)]
+        i += len(group)
+        if len(group) == 1 and not END.search(group[0]):
+            blocks.append("## " + marked[0])
+        elif paragraphs % 4 == 2:
+            blocks.append("\n".join("- " + s for s in marked))
         else:
-            blocks.append(" ".join(group))
-    return "\n\n".join(b for b in blocks if b) + "\n"
+            blocks.append(" ".join(marked))
+        paragraphs += len(group) > 1 or bool(END.search(group[0]))
+    return "\n\n".join(blocks) + "\n"
 
 
 def best_times(repeats: int, runs: dict) -> dict[str, float]:
@@ -84,8 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     translator = Translator.load(args.model, threads=args.threads)
     lines = sentences(Path(args.data), args.sentences)
-    paragraphs = [" ".join(lines[i:i + 5]) for i in range(0, len(lines), 5)]
-    document = "\n\n".join(paragraphs)
+    document = "\n\n".join(" ".join(group) for group in groups(lines))
     page = markdown(lines)
     best = best_times(args.repeats, {
         "per_line": lambda: translate_texts(translator, lines),

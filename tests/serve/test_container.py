@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,10 +58,12 @@ def test_the_image_runs_unprivileged_with_a_health_check():
     spec = runtime_spec()
     assert spec["user"] not in ("root", "0")
     assert spec["entrypoint"][:2] == ["hanyi", "serve"] and "0.0.0.0" in spec["entrypoint"]
-    assert spec["env"]["HANYI_MODEL"].endswith("-ct2")  # serves the int8 export
+    assert spec["env"]["HANYI_MODEL"] == "/opt/hanyi/models/hanyi-en-zh"
     assert "/api/health" in " ".join(spec["health"])
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert "torch==2.13.0" in text and "--quantization int8" in text
+    assert "torch==2.13.0" in text and ".[serve,export]" in text  # (CTranslate2 to serve)
+    assert "COPY models/hanyi-en-zh /opt/hanyi/models/hanyi-en-zh" in text
+    assert (REPO / "models" / "hanyi-en-zh" / "ctranslate2" / "model.bin").is_file()
 
 
 def free_port() -> int:
@@ -86,14 +89,13 @@ def unprivileged_prefix() -> list[str]:
 @pytest.mark.slow
 def test_the_entry_point_serves_and_passes_its_health_check():
     pytest.importorskip("ctranslate2")
-    from hanyi.checkpoint import load_model_dir
-    from hanyi.export import export_ctranslate2
-
     spec = runtime_spec()
     folder = Path(tempfile.mkdtemp(prefix="hanyi-container-"))
     folder.chmod(0o755)  # readable by an unprivileged user, as /opt/hanyi/models is
-    model = folder / "hanyi-en-zh-ct2"
-    export_ctranslate2(load_model_dir(REPO / "models" / "hanyi-en-zh"), model, "int8")
+    model = folder / "hanyi-en-zh"
+    shutil.copytree(REPO / "models" / "hanyi-en-zh", model)
+    for path in [model, *model.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     port = str(free_port())
     command = [*spec["entrypoint"], *spec["cmd"]]
     command[command.index("--port") + 1] = port
@@ -119,7 +121,10 @@ def test_the_entry_point_serves_and_passes_its_health_check():
             headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
         assert any("\u4e00" <= ch <= "\u9fff" for ch in answer["translation"])
-        assert answer["model"] == "hanyi-en-zh-ct2"
+        assert answer["model"] == "hanyi-en-zh"
+        health = json.loads(urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/health", timeout=10).read())
+        assert health["engine"] == "ctranslate2-int8"  # the model's own export, as in the image
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0].decode(errors="replace")
