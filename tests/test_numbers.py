@@ -105,7 +105,7 @@ def test_a_lost_number_is_rescued_from_a_wider_beam(beam):
     assert out[0].text == "1990年。"
     assert len(out[0].alternatives) == 1  # still the nbest that was asked for
     # The first pass decodes both; only the sentence that lost its number is decoded again.
-    assert engine.calls == [(2, beam, 1), (1, 8, 8)]
+    assert engine.calls == [(2, beam, 1), (1, 8, beam)]  # the wide beam's best `beam`
 
 
 def test_the_rescue_batches_its_sentences_by_length():

@@ -5,10 +5,13 @@ A small model trained on short sentences sometimes drops or rewrites a number: "
 1890s"), although a hypothesis a little further down its beam keeps the digits
 (我有3个兄弟和2姐妹。, 她生于1990年。). So when the best translation loses a digit string
 of the source, the translator decodes that sentence again with a wider beam and keeps the
-best-scoring hypothesis that has every one of them (``decode.keep_numbers_beam``; after
-beam search only: greedy search, ``--beam 1``, is never widened behind the user's back). If none
-does, the original translation stands: this only ever chooses among the model's own
-hypotheses, it never writes digits into the output itself.
+best-scoring hypothesis that has every one of them, among that beam's best few (as many as
+the first pass's beam; ``decode.keep_numbers_beam``; after beam search only: greedy
+search, ``--beam 1``, is never widened behind the user's back). (The first pass's own
+other hypotheses are no use: on 1,000 news sentences none of the 143 that lost a number
+had it in another of its beam of 4.) If none does, the original translation stands: this
+only ever chooses among the model's own hypotheses, it never writes digits into the output
+itself.
 
 Slot numbers (7301-7399, data/slots.py) are not numbers of the text: they stand for
 markup, a URL or a glossary term, and the layer that put them in checks them and has its

@@ -247,7 +247,11 @@ class Translator:
         if not lost:
             return
         beam = max(cfg.beam_size, cfg.keep_numbers_beam)
-        wide = dataclasses.replace(cfg, beam_size=beam, nbest=beam)
+        # the wide beam's best few are the candidates, as many as the first pass's beam:
+        # asking for all of them makes the search wait for its last finished hypothesis
+        # (1,000 news sentences: the same 23 of 143 rescued, 29 s instead of 40)
+        wide = dataclasses.replace(cfg, beam_size=beam, nbest=min(beam, max(cfg.beam_size,
+                                                                            cfg.nbest)))
         for start in range(0, len(lost), cfg.batch_size):
             chunk = lost[start:start + cfg.batch_size]
             hyps = self._search([encoded[i] for i in chunk], wide, need_attention, cancel)
