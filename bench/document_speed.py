@@ -76,13 +76,12 @@ def markdown(lines: list[str]) -> str:
     for group in groups(lines):
         marked = [inline(i + j, s) for j, s in enumerate(group)]
         i += len(group)
-        if len(group) == 1 and not END.search(group[0]):
+        if len(group) == 1 and not END.search(group[0]):  # a headline
             blocks.append("## " + marked[0])
-        elif paragraphs % 4 == 2:
-            blocks.append("\n".join("- " + s for s in marked))
-        else:
-            blocks.append(" ".join(marked))
-        paragraphs += len(group) > 1 or bool(END.search(group[0]))
+            continue
+        blocks.append("\n".join("- " + s for s in marked) if paragraphs % 4 == 2
+                      else " ".join(marked))
+        paragraphs += 1
     return "\n\n".join(blocks) + "\n"
 
 

@@ -173,20 +173,13 @@ def garbled(sentence: str, translation: str, slots: dict[str, Tag]) -> bool:
     return False
 
 
-def mended(sentence: str, translation: str, slots: dict[str, Tag]) -> str:
-    """``translation`` with the model's usual slip on an element undone: its start slot
-    written twice and its end slot not at all ("7301 A 7302" -> "7301 甲 7301"), or the end
-    twice and the start not at all. The two are read as the start and the end."""
-    mine = set(re.findall(r"\d+", sentence))
-    by_pair: dict[int, list[str]] = {}
-    for slot, tag in slots.items():
-        if tag.pair >= 0 and slot in mine:
-            by_pair.setdefault(tag.pair, []).append(slot)
+def mended(translation: str, slots: dict[str, Tag]) -> str:
+    """``translation`` (of a text whose slots are ``slots``) with the model's usual slip on
+    an element undone: its start slot written twice and its end slot not at all ("7301 A
+    7302" -> "7301 甲 7301"), or the end twice and the start not at all. The two are read
+    as the start and the end."""
     numbers = re.findall(r"\d+", translation)
-    for pair in by_pair.values():
-        if len(pair) != 2:
-            continue
-        start, end = pair
+    for start, end in elements(slots):
         if numbers.count(start) == 2 and end not in numbers:
             at = [m.start() for m in re.finditer(rf"(?<!\d){start}(?!\d)", translation)][1]
             translation = translation[:at] + end + translation[at + len(start):]
@@ -220,6 +213,12 @@ def segments(block: Block, split: Callable[[str], list[str]]) -> list[Segment]:
     return out
 
 
+def _joiner(tight: bool) -> str:
+    """How sentences are joined: ``tight`` is English to Chinese (no spaces), else Chinese
+    to English, hanyi's other direction."""
+    return JOINERS["zh" if tight else "en"]
+
+
 def translate_blocks(units: list[str], blocks: list[tuple[Block, int]],
                      translate: Callable[[list[str]], list[str]], tight: bool = True
                      ) -> list[str]:
@@ -229,7 +228,7 @@ def translate_blocks(units: list[str], blocks: list[tuple[Block, int]],
     (see the module docstring) instead of garbled numbers staying in the text. ``tight``:
     English to Chinese (else Chinese to English, hanyi's other direction), which says how
     sentences are split and joined. Returns a translation per unit."""
-    split, joiner = (SPLITTERS["en"], JOINERS["zh"]) if tight else (SPLITTERS["zh"], JOINERS["en"])
+    split, joiner = SPLITTERS["en" if tight else "zh"], _joiner(tight)
     block_of = {unit: block for block, unit in blocks}
     texts: list[str] = []
     asked: list[Segment] = []  # the segment of each text (a unit that is not a block: None)
@@ -250,7 +249,7 @@ def translate_blocks(units: list[str], blocks: list[tuple[Block, int]],
     failed = []
     for k, segment in enumerate(asked):
         if segment is not None:
-            out[k] = mended(segment.text, out[k], segment.slots)
+            out[k] = mended(out[k], segment.slots)
             if garbled(segment.text, out[k], segment.slots):
                 failed.append(k)
     if failed:
@@ -276,8 +275,7 @@ def render(block: Block, escape: Callable[[str], str], tight: bool) -> str:
     if block.text is None or not block.segments:
         middle = raw_of(block.core)
     else:
-        joiner = JOINERS["zh"] if tight else JOINERS["en"]
-        middle = joiner.join(fill(s.translation, s.slots, escape, tight)
+        middle = _joiner(tight).join(fill(s.translation, s.slots, escape, tight)
                              for s in block.segments)
     return raw_of(block.head) + middle + raw_of(block.tail)
 
@@ -325,6 +323,16 @@ def fill(translation: str, slots: dict[str, Tag], escape: Callable[[str], str],
     return "".join([*opens, *out, *lost, *closes])
 
 
+def elements(slots: dict[str, Tag]) -> list[tuple[str, str]]:
+    """(start slot, end slot) of each element whose two tags both have a slot here, in
+    source order (outer elements first)."""
+    by_pair: dict[int, list[str]] = {}
+    for slot, tag in slots.items():
+        if tag.pair >= 0:
+            by_pair.setdefault(tag.pair, []).append(slot)
+    return [(pair[0], pair[1]) for pair in by_pair.values() if len(pair) == 2]
+
+
 def _element_tags(slots: dict[str, Tag]) -> tuple[set[str], set[str]]:
     """(slots of start tags, slots of end tags) of the elements."""
     starts: dict[int, str] = {}
@@ -338,18 +346,11 @@ def _element_tags(slots: dict[str, Tag]) -> tuple[set[str], set[str]]:
 def _accepted_pairs(slots: dict[str, Tag], found: dict[str, int]
                     ) -> tuple[set[str], list[Tag]]:
     """(slots of the elements that come back well placed and well nested; the start and
-    end tags, alternating, of those that do not: they go around the whole block)."""
-    by_pair: dict[int, list[str]] = {}
-    for slot, tag in slots.items():
-        if tag.pair >= 0:
-            by_pair.setdefault(tag.pair, []).append(slot)
+    end tags, alternating, of those that do not: they go around the whole segment)."""
     placed: set[str] = set()
     spans: list[tuple[int, int]] = []
     wrapped: list[Tag] = []
-    for pair in by_pair.values():  # in source order: outer elements first
-        if len(pair) != 2:
-            continue
-        start, end = pair
+    for start, end in elements(slots):  # in source order: outer elements first
         a, b = found.get(start, -1), found.get(end, -1)
         nested = all(b < x or a > y or (x < a and b < y) or (a < x and y < b)
                      for x, y in spans)
