@@ -6,8 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 
-from hanyi.data.batch import collate
+from hanyi.data.batch import collate, pad_sequences
 from hanyi.data.dataset import token_batches
 
 PAD, BOS, EOS = 0, 2, 3
@@ -23,6 +24,16 @@ def test_collate_shifts_the_target_and_pads_with_the_vocab_pad_id():
     # tgt_out is tgt_in shifted left by one wherever both are real tokens
     assert (batch.tgt_in[:, 1:][batch.tgt_out[:, :-1] != EOS]
             == batch.tgt_out[:, :-1][batch.tgt_out[:, :-1] != EOS]).all()
+
+
+def test_pad_sequences_keeps_every_row_in_order_whatever_the_lengths():
+    rng = random.Random(3)
+    rows = [[rng.randint(4, 9000) for _ in range(rng.choice([0, 1, 2, 7, 30]))] for _ in range(200)]
+    rows.append([1] * 31)  # at least one non-empty row sets the width
+    padded = pad_sequences(rows, pad_id=PAD)
+    assert padded.dtype == torch.long and padded.shape == (len(rows), 31)
+    for row, out in zip(rows, padded.tolist(), strict=True):
+        assert out == row + [PAD] * (31 - len(row))
 
 
 def lengths(n: int, seed: int = 0) -> tuple[list[int], list[int]]:

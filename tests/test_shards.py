@@ -58,12 +58,15 @@ def test_prepare_writes_current_shards_of_every_split(prepared):
 
 @pytest.mark.parametrize("direction", ["en-zh", "zh-en"])
 @pytest.mark.parametrize("max_len", [64, 6])  # 6 cuts many sentences
-def test_shards_give_the_in_memory_split_exactly(prepared, direction, max_len):
+@pytest.mark.parametrize("in_memory_bytes", [0, 2**30])  # read from disk, read into memory
+def test_shards_give_the_in_memory_split_exactly(prepared, direction, max_len, in_memory_bytes):
     en_vocab, zh_vocab = vocabs(prepared)
     src_vocab, tgt_vocab = (en_vocab, zh_vocab) if direction == "en-zh" else (zh_vocab, en_vocab)
     synthetic = frozenset({"bt"})
     memory = load_split(prepared, "train", src_vocab, tgt_vocab, max_len, direction, synthetic)
-    mapped = TokenShards(prepared, "train", direction, max_len, src_vocab.bos_id, synthetic)
+    mapped = TokenShards(prepared, "train", direction, max_len, src_vocab.bos_id, synthetic,
+                         in_memory_bytes)
+    assert mapped.in_memory == (in_memory_bytes > 0)
     assert len(mapped) == len(memory) > 500
     assert (mapped.src_lens == memory.src_lens).all()
     assert (mapped.tgt_lens == memory.tgt_lens).all()

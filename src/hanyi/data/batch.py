@@ -3,8 +3,10 @@ the model builds them from the pad id, in ``model/masks.py``)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -23,11 +25,12 @@ class Batch:
 
 def pad_sequences(seqs: list[list[int]], pad_id: int) -> torch.Tensor:
     """List of id lists -> (N, max_len) LongTensor padded on the right with ``pad_id``."""
-    width = max(len(s) for s in seqs)
-    out = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    for i, seq in enumerate(seqs):
-        out[i, :len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    return out
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))  # (N,)
+    flat = np.fromiter(itertools.chain.from_iterable(seqs), dtype=np.int64,
+                       count=int(lengths.sum()))  # every id, row after row
+    out = np.full((len(seqs), int(lengths.max())), pad_id, dtype=np.int64)  # (N, max_len)
+    out[np.arange(out.shape[1]) < lengths[:, None]] = flat  # a mask fills row-major: in order
+    return torch.from_numpy(out)
 
 
 def collate(src: list[list[int]], tgt: list[list[int]], src_pad_id: int, tgt_pad_id: int,
