@@ -1,4 +1,5 @@
-"""Training throughput (target tokens/s) of a config's model on this machine, fp32 vs bf16.
+"""Training throughput (target tokens/s) of a config's model on this machine: fp32, bf16
+autocast and (on CUDA) fp32 with TF32 matmuls.
 
     python bench/train_speed.py configs/base.yaml [--steps 8] [--threads 2]
     python bench/train_speed.py configs/large.yaml --device cuda --real --steps 100
@@ -30,6 +31,7 @@ from hanyi.model.transformer import SpecialIds, Transformer
 from hanyi.tokenization import Vocab
 from hanyi.training.distributed import Distributed
 from hanyi.training.optim import build_optimizer
+from hanyi.training.precision import use_tf32
 from hanyi.training.trainer import train_step
 
 
@@ -53,9 +55,12 @@ def real_batches(cfg, count: int) -> list:
     return [make_batch(data, indices, src, tgt) for indices in order[:count]]
 
 
-def measure(cfg, bf16: bool, batches: list, warmup: int,
+def measure(cfg, mode: str, batches: list, warmup: int,
             device: torch.device) -> tuple[float, float]:
-    """Median target tokens/s and seconds per update over ``batches[warmup:]``."""
+    """Median target tokens/s and seconds per update over ``batches[warmup:]`` in ``mode``
+    (fp32, tf32 or bf16)."""
+    use_tf32(device, mode == "tf32")
+    bf16 = mode == "bf16"
     torch.manual_seed(0)
     vocab = cfg.tokenizer.tgt_vocab_size
     ids = SpecialIds(0, 2, 3)
@@ -103,9 +108,11 @@ def main() -> None:
           f"{m.n_heads} heads, d_ff {m.d_ff}, attention {m.attention}; "
           f"torch {torch.__version__}, {args.threads} threads, {device}, "
           f"{'real' if args.real else 'synthetic'} batches")
-    for bf16 in (False, True):
-        tok_s, step_s = measure(cfg, bf16, batches, args.warmup, device)
-        print(f"{'bf16 autocast' if bf16 else 'fp32':14s} {tok_s:8.0f} target tokens/s "
+    names = {"fp32": "fp32", "tf32": "fp32, TF32 matmuls", "bf16": "bf16 autocast"}
+    modes = ["fp32", "tf32", "bf16"] if device.type == "cuda" else ["fp32", "bf16"]
+    for mode in modes:
+        tok_s, step_s = measure(cfg, mode, batches, args.warmup, device)
+        print(f"{names[mode]:19s} {tok_s:8.0f} target tokens/s "
               f"({step_s * 1000:.1f} ms/step, median of {args.steps})")
 
 

@@ -283,6 +283,23 @@ def test_bf16_falls_back_to_fp32_where_the_cpu_only_emulates_it(synthetic_prepar
     assert trainer.cfg.train.bf16 is False and "training in fp32" in caplog.text
 
 
+def test_train_tf32_sets_the_cuda_matmul_switch_and_leaves_other_devices_alone():
+    from hanyi.training.precision import use_tf32
+
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = matmul.allow_tf32, cudnn.allow_tf32
+    try:
+        matmul.allow_tf32 = cudnn.allow_tf32 = False
+        use_tf32(torch.device("cpu"), True)
+        assert matmul.allow_tf32 is False and cudnn.allow_tf32 is False
+        use_tf32(torch.device("cuda"), True)  # only flips the switch: no GPU needed
+        assert matmul.allow_tf32 is True and cudnn.allow_tf32 is True
+        use_tf32(torch.device("cuda"), False)
+        assert matmul.allow_tf32 is False and cudnn.allow_tf32 is False
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = saved
+
+
 def test_atomic_writes_keep_usual_permissions_and_leave_nothing_on_failure(tmp_path):
     target = tmp_path / "out.txt"
     files.atomic_write_text(target, "one\n")

@@ -171,6 +171,9 @@ class TrainConfig:
     clip_norm: float = 1.0  # 0 = no clipping
     label_smoothing: float = 0.1
     bf16: bool = False  # autocast matmuls to bfloat16 (CPU with avx512_bf16, or CUDA)
+    # CUDA only: fp32 matmuls on TensorFloat-32 tensor cores (10-bit mantissa; PyTorch's
+    # default is off); see training/precision.py
+    tf32: bool = False
     eval_every: int = 1000  # steps between dev evaluations
     save_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 5  # step checkpoints kept on disk

@@ -1,7 +1,15 @@
-"""Mixed precision: optional bfloat16 autocast (CPU with avx512_bf16, or CUDA).
+"""Mixed precision: optional bfloat16 autocast (CPU with avx512_bf16, or CUDA), and
+optional TensorFloat-32 matmuls on CUDA.
 
 Autocast runs matrix multiplications in bfloat16 (8-bit mantissa) while keeping fp32 master
 weights; the loss is computed in fp32 (see loss.py). bf16 needs no loss scaling, unlike fp16.
+
+TF32 keeps every tensor in fp32 and lets the GPU's tensor cores multiply with a 10-bit
+mantissa (Ampere and later). An fp32 update of the configs/large.yaml model on an H100 ran
+at ~55 TFLOP/s, the speed of its plain fp32 units (docs/RESULTS.md, "7th session"), and
+bf16 autocast was unexpectedly 7x slower there — TF32 is the other way onto the tensor
+cores. PyTorch's switch for it is process-wide (``torch.backends``): the trainer sets it
+from its config, once, for the device it trains on.
 """
 
 from __future__ import annotations
@@ -29,3 +37,12 @@ def autocast(device: torch.device, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def use_tf32(device: torch.device, enabled: bool) -> None:
+    """Let fp32 matmuls (and cuDNN) on ``device`` use TF32 tensor cores, or not. CUDA only:
+    nothing changes for other devices."""
+    if device.type != "cuda":
+        return
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled

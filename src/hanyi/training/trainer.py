@@ -43,7 +43,7 @@ from hanyi.tokenization.languages import load_prepared_vocabs
 from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
-from hanyi.training.precision import autocast, bf16_supported
+from hanyi.training.precision import autocast, bf16_supported, use_tf32
 from hanyi.training.validation import dev_bleu, dev_loss
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class Trainer:
             log.warning("train.bf16: this %s has no native bfloat16 arithmetic (emulated bf16 "
                         "is ~15x slower than fp32): training in fp32", device.type)
             cfg = replace(cfg, train=replace(cfg.train, bf16=False))
+        use_tf32(device, cfg.train.tf32)
         self.cfg, self.run_dir, self.device = cfg, Path(run_dir), device
         self.rundir = RunDir(self.run_dir)
         self.reporter = reporter or SilentReporter()
