@@ -58,3 +58,33 @@ def test_split_punctuation_vocab_splits_before_encoding(toy_vocabs):
     src, _ = toy_vocabs
     split = Vocab(src.model_proto, split_punctuation=True)
     assert split.encode("Tom like tea.") == src.encode("Tom like tea .")
+
+
+def test_slot_symbols_are_one_piece_and_text_round_trips(tmp_path):
+    from helpers import synthetic_sentences
+
+    from hanyi.tokenization import Vocab
+    from hanyi.tokenization.sentencepiece import train_sentencepiece
+
+    en, _ = synthetic_sentences(400)
+    en += [f"Tom read {n} books in {n * 7} days." for n in range(1, 400, 3)]  # digits too
+    symbols = tuple(str(n) for n in range(7301, 7400))
+    plain = Vocab.from_file(train_sentencepiece(en, tmp_path / "a.model", 160, "unigram", 1.0,
+                                                10_000))
+    slotted = Vocab.from_file(train_sentencepiece(en, tmp_path / "b.model", 160, "unigram",
+                                                  1.0, 10_000, symbols=symbols))
+    text = "Tom read 7301 books 7399 in 173015 days."
+    assert len(plain.encode("7301")) > 1  # digits: several pieces without the symbols
+    assert [p.strip("▁") for p in slotted.pieces(slotted.encode("tea 7301"))][-1] == "7301"
+    assert slotted.decode(slotted.encode(text)) == text  # a number that holds one: lossless
+    assert slotted.encode("7301 7302") != plain.encode("7301 7302")
+
+
+def test_slot_symbols_and_a_copied_vocabulary_are_refused_together():
+    import pytest
+
+    from hanyi.config import TokenizerConfig
+    from hanyi.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="slot_symbols"):
+        TokenizerConfig(slot_symbols=True, from_model="models/hanyi-en-zh")

@@ -56,7 +56,7 @@ from hanyi.data.heldout import check_split_sizes, draw_or_fix, drop_near_duplica
 from hanyi.data.lexicon import resolve
 from hanyi.data.neardup import NearDuplicateIndex
 from hanyi.data.shards import binarize
-from hanyi.data.slots import lexicon_index, slotted
+from hanyi.data.slots import FIRST_SLOT, LAST_SLOT, lexicon_index, slotted
 from hanyi.data.spool import Spool, hash64, pair_hash, stream_training
 from hanyi.errors import ConfigError
 from hanyi.files import TMP_MARK, atomic_open, remove_stale_temporaries
@@ -272,11 +272,12 @@ def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConf
         return
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
+    symbols = tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
     train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
-                        cfg.src_character_coverage, cfg.max_sentences)
+                        cfg.src_character_coverage, cfg.max_sentences, symbols=symbols)
     train_sentencepiece(zh, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,
                         cfg.tgt_character_coverage, cfg.max_sentences,
-                        normalization="identity")  # keep full-width punctuation
+                        normalization="identity", symbols=symbols)  # keep full-width punctuation
 
 
 def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:

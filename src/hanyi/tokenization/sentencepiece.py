@@ -24,6 +24,7 @@ def train_sentencepiece(
     character_coverage: float,
     max_sentences: int,
     normalization: str = "nmt_nfkc",
+    symbols: tuple[str, ...] = (),
 ) -> Path:
     """Train a SentencePiece model on ``lines`` and write it to ``out_path`` (.model).
 
@@ -32,11 +33,15 @@ def train_sentencepiece(
 
     ``hard_vocab_limit`` is off, so a small corpus yields a smaller vocabulary instead of
     an error; `word` and `char` model types give configs/seed.yaml's word/char vocabularies.
+
+    ``symbols`` become one piece each wherever they occur (SentencePiece's
+    ``user_defined_symbols``): `prepare` passes the slot numbers with
+    ``tokenizer.slot_symbols``.
     """
     model = io.BytesIO()
     try:
         _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
-               normalization)
+               normalization, symbols)
     except RuntimeError as exc:  # SentencePiece reports bad settings as RuntimeError
         reason = str(exc).splitlines()[0]
         raise ConfigError(f"SentencePiece training for {out_path.name} failed: "
@@ -48,7 +53,7 @@ def train_sentencepiece(
 
 
 def _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
-           normalization) -> None:
+           normalization, symbols) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
         model_writer=model,
@@ -62,5 +67,6 @@ def _train(lines, model, vocab_size, model_type, character_coverage, max_sentenc
         minloglevel=2,
         max_sentence_length=4096,
         normalization_rule_name=normalization,
+        user_defined_symbols=list(symbols),
         **SPECIAL_IDS,
     )
