@@ -44,27 +44,27 @@ def synthetic_batch(generator: torch.Generator, vocab: int, sentences: int):
     return collate(src, tgt, 0, 0, 2, 3)
 
 
-def real_batches(cfg, count: int) -> list:
-    """The first ``count`` training batches of epoch 0 of the config's prepared data."""
+def real_batches(cfg, count: int) -> tuple[list, int, int]:
+    """The first ``count`` training batches of epoch 0 of the config's prepared data, and
+    the sizes of its two vocabularies."""
     prepared = Path(cfg.data.dir)
     src, tgt = (Vocab.from_file(prepared / f"{side}.model") for side in ("src", "tgt"))
     data = load_shards(prepared, "train", cfg.direction, cfg.model.max_positions, src.bos_id,
                        cfg.tokenizer.split_punctuation)
     order = epoch_batches(data, cfg.train.max_tokens, cfg.train.seed, 0,
                           weights={s.name: s.weight for s in cfg.data.sources})
-    return [make_batch(data, indices, src, tgt) for indices in order[:count]]
+    return [make_batch(data, indices, src, tgt) for indices in order[:count]], len(src), len(tgt)
 
 
-def measure(cfg, mode: str, batches: list, warmup: int,
+def measure(cfg, mode: str, batches: list, vocabs: tuple[int, int], warmup: int,
             device: torch.device) -> tuple[float, float]:
     """Median target tokens/s and seconds per update over ``batches[warmup:]`` in ``mode``
     (fp32, tf32 or bf16)."""
     use_tf32(device, mode == "tf32")
     bf16 = mode == "bf16"
     torch.manual_seed(0)
-    vocab = cfg.tokenizer.tgt_vocab_size
     ids = SpecialIds(0, 2, 3)
-    model = Transformer(cfg.model, cfg.tokenizer.src_vocab_size, vocab, ids, ids).to(device)
+    model = Transformer(cfg.model, vocabs[0], vocabs[1], ids, ids).to(device)
     train_cfg = replace(cfg.train, bf16=bf16)
     optimizer = build_optimizer(model, train_cfg)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -97,8 +97,9 @@ def main() -> None:
     cfg = load_config(args.config, args.set)
     device = torch.device(args.device)
     count = args.warmup + args.steps
+    vocabs = cfg.tokenizer.src_vocab_size, cfg.tokenizer.tgt_vocab_size
     if args.real:
-        batches = real_batches(cfg, count)
+        batches, *vocabs = real_batches(cfg, count)
     else:
         generator = torch.Generator().manual_seed(0)
         batches = [synthetic_batch(generator, cfg.tokenizer.tgt_vocab_size, args.sentences)
@@ -111,7 +112,7 @@ def main() -> None:
     names = {"fp32": "fp32", "tf32": "fp32, TF32 matmuls", "bf16": "bf16 autocast"}
     modes = ["fp32", "tf32", "bf16"] if device.type == "cuda" else ["fp32", "bf16"]
     for mode in modes:
-        tok_s, step_s = measure(cfg, mode, batches, args.warmup, device)
+        tok_s, step_s = measure(cfg, mode, batches, tuple(vocabs), args.warmup, device)
         print(f"{names[mode]:19s} {tok_s:8.0f} target tokens/s "
               f"({step_s * 1000:.1f} ms/step, median of {args.steps})")
 

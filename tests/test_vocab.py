@@ -80,11 +80,18 @@ def test_slot_symbols_are_one_piece_and_text_round_trips(tmp_path):
     assert slotted.encode("7301 7302") != plain.encode("7301 7302")
 
 
-def test_slot_symbols_and_a_copied_vocabulary_are_refused_together():
-    import pytest
+def test_slot_pieces_added_to_a_trained_vocabulary_keep_every_other_text_s_ids(toy_vocabs,
+                                                                              tmp_path):
+    from hanyi.tokenization import Vocab
+    from hanyi.tokenization.sentencepiece import with_symbols
 
-    from hanyi.config import TokenizerConfig
-    from hanyi.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="slot_symbols"):
-        TokenizerConfig(slot_symbols=True, from_model="models/hanyi-en-zh")
+    src, _ = toy_vocabs
+    symbols = tuple(str(n) for n in range(7301, 7400))
+    wider = Vocab(with_symbols(src.model_proto, symbols))
+    assert len(wider) == len(src) + 99
+    assert Vocab(with_symbols(wider.model_proto, symbols)).sha256 == wider.sha256  # none twice
+    for text in ["Tom like tea.", "we read books.", "Mary love music."]:
+        assert wider.encode(text) == src.encode(text)
+    slot = [p for p in wider.pieces(wider.encode("Tom like 7301 tea.")) if "7301" in p]
+    assert slot == ["7301"]
+    assert wider.ids(["7301"])[0] >= len(src)  # new ids after the old ones

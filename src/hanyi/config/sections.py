@@ -101,13 +101,9 @@ class TokenizerConfig:
     # 13 s, 100k 49 s; English 4 s and 10 s; docs/RESULTS.md "Data preparation at scale")
     max_sentences: int = 200_000
     # the slot numbers (7301-7399, data/slots.py) one piece each in both vocabularies, so
-    # that a slot is one token to copy instead of three (--glossary, --keep, markup)
+    # that a slot is one token to copy instead of three (--glossary, --keep, markup); with
+    # from_model, added to the copied vocabularies (a model from scratch: new ids)
     slot_symbols: bool = False
-
-    def __post_init__(self) -> None:
-        if self.slot_symbols and self.from_model:
-            raise ConfigError("tokenizer.slot_symbols applies to vocabularies trained by "
-                              "`prepare`; tokenizer.from_model copies a model's own: set one")
 
 
 # The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a

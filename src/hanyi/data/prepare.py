@@ -41,7 +41,6 @@ import json
 import logging
 import os
 import random
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -59,9 +58,9 @@ from hanyi.data.shards import binarize
 from hanyi.data.slots import FIRST_SLOT, LAST_SLOT, lexicon_index, slotted
 from hanyi.data.spool import Spool, hash64, pair_hash, stream_training
 from hanyi.errors import ConfigError
-from hanyi.files import TMP_MARK, atomic_open, remove_stale_temporaries
+from hanyi.files import TMP_MARK, atomic_open, atomic_write_bytes, remove_stale_temporaries
 from hanyi.tokenization.normalize import split_en_punctuation
-from hanyi.tokenization.sentencepiece import train_sentencepiece
+from hanyi.tokenization.sentencepiece import train_sentencepiece, with_symbols
 
 log = logging.getLogger(__name__)
 HELD_ROLES = ("test", "dev", "exclude", "pool")  # read first, in this order, into memory
@@ -262,17 +261,19 @@ def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
 
 
 def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConfig) -> None:
+    symbols = tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
     if cfg.from_model:  # continued training keeps the model's own vocabularies
         folder = Path(cfg.from_model)
         for name in ("src.model", "tgt.model"):
             if not (folder / name).is_file():
                 raise ConfigError(f"tokenizer.from_model: {folder / name} not found")
-            shutil.copyfile(folder / name, out / name)
-        log.info("SentencePiece models copied from %s", folder)
+            proto = (folder / name).read_bytes()
+            atomic_write_bytes(out / name, with_symbols(proto, symbols) if symbols else proto)
+        log.info("SentencePiece models copied from %s%s", folder,
+                 f", {len(symbols)} slot pieces added" if symbols else "")
         return
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
-    symbols = tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
     train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
                         cfg.src_character_coverage, cfg.max_sentences, symbols=symbols)
     train_sentencepiece(zh, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import sentencepiece as spm
+from sentencepiece import sentencepiece_model_pb2
 
 from hanyi.errors import ConfigError
 
@@ -70,3 +71,19 @@ def _train(lines, model, vocab_size, model_type, character_coverage, max_sentenc
         user_defined_symbols=list(symbols),
         **SPECIAL_IDS,
     )
+
+
+def with_symbols(model_proto: bytes, symbols: tuple[str, ...]) -> bytes:
+    """A trained SentencePiece model with ``symbols`` added as pieces of their own (type
+    USER_DEFINED, ids after the existing ones; those it has already are skipped). Every
+    text without them keeps its ids: user-defined pieces are matched before the model's
+    own segmentation, and only where they occur."""
+    model = sentencepiece_model_pb2.ModelProto()
+    model.ParseFromString(model_proto)
+    have = {piece.piece for piece in model.pieces}
+    for symbol in symbols:
+        if symbol not in have:
+            piece = model.pieces.add()
+            piece.piece, piece.score = symbol, 0.0
+            piece.type = sentencepiece_model_pb2.ModelProto.SentencePiece.USER_DEFINED
+    return model.SerializeToString()
