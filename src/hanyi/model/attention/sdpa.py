@@ -45,8 +45,8 @@ class SDPAAttention(AttentionKernel):
 
 
 def _without_cudnn():
-    """Every SDPA backend but cuDNN's. On an H100 under bf16 autocast (where PyTorch
-    prefers cuDNN) an update of the configs/large.yaml model took 317-410 ms against 51 ms
+    """Every SDPA backend but cuDNN's. On an H100 under bf16 autocast (cuDNN's backend takes
+    bf16 and fp16 only) an update of the configs/large.yaml model took 317-410 ms against 51 ms
     in fp32, its forward and backward alike, on batches of new shapes (docs/RESULTS.md,
     "7th session"): per-shape graph building is the likely cause, not yet confirmed there."""
     return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
