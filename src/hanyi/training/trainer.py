@@ -21,7 +21,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
 
 import torch
 
@@ -45,25 +44,10 @@ from hanyi.training.distributed import Distributed
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
 from hanyi.training.precision import autocast, bf16_supported, use_tf32
+from hanyi.training.reporting import Reporter, SilentReporter
 from hanyi.training.validation import dev_bleu, dev_loss
 
 log = logging.getLogger(__name__)
-
-
-class Reporter(Protocol):
-    """How the driver reports progress; the CLI implements it with tqdm."""
-
-    def start(self, total: int | None, initial: int) -> None: ...
-    def update(self, step: int, metrics: dict) -> None: ...
-    def message(self, text: str) -> None: ...
-    def close(self) -> None: ...
-
-
-class SilentReporter:
-    def start(self, total, initial): pass
-    def update(self, step, metrics): pass
-    def message(self, text): log.info("%s", text)
-    def close(self): pass
 
 
 @dataclass
