@@ -64,6 +64,27 @@ def test_sdpa_equals_reference(causal):
     torch.testing.assert_close(out, reference(q, k, v, mask))
 
 
+def test_sdpa_leaves_cudnn_out_of_pytorch_s_choice_and_restores_the_flags():
+    from hanyi.model.attention.sdpa import _without_cudnn
+
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with _without_cudnn():  # the switches are process flags: checkable without a GPU
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+        assert torch.backends.cuda.flash_sdp_enabled()
+        assert torch.backends.cuda.mem_efficient_sdp_enabled()
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_equals_reference_on_cuda_under_bf16(causal):
+    q, k, v = (t.cuda() for t in qkv())
+    mask = AttentionMask(None if causal else padded().cuda(), causal)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out, _ = make_kernel("sdpa").cuda()(q, k, v, mask)
+    torch.testing.assert_close(out.float(), reference(q, k, v, mask), atol=3e-2, rtol=3e-2)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_local_with_window_covering_the_sentence_equals_reference(causal):
     q, k, v = qkv()
