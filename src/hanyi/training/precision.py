@@ -5,11 +5,12 @@ Autocast runs matrix multiplications in bfloat16 (8-bit mantissa) while keeping 
 weights; the loss is computed in fp32 (see loss.py). bf16 needs no loss scaling, unlike fp16.
 
 TF32 keeps every tensor in fp32 and lets the GPU's tensor cores multiply with a 10-bit
-mantissa (Ampere and later). An fp32 update of the configs/large.yaml model on an H100 ran
-at ~55 TFLOP/s, the speed of its plain fp32 units (docs/RESULTS.md, "7th session"), and
-bf16 autocast was unexpectedly 7x slower there — TF32 is the other way onto the tensor
-cores. PyTorch's switch for it is process-wide (``torch.backends``): the trainer sets it
-from its config, once, for the device it trains on.
+mantissa (Ampere and later). An fp32 update of the configs/large.yaml model on an H100
+took 51 ms for ~1.2 TFLOP (6 x each weight matrix x the tokens it sees): ~24 TFLOP/s,
+the pace of plain fp32 units, not of tensor cores (docs/RESULTS.md, "7th session"); bf16
+autocast, the usual way onto the tensor cores, was unexpectedly 7x slower there. TF32 is
+the other way. PyTorch's switch for it is process-wide (``torch.backends``): the trainer
+sets it from its config, once, for the device it trains on.
 """
 
 from __future__ import annotations
