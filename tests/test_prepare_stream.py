@@ -8,20 +8,24 @@ import gzip
 import json
 import lzma
 import random
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from helpers import synthetic_corpus
 
+import hanyi.data.prepare as prepare_module
 from hanyi.config import DataConfig, SourceConfig, TokenizerConfig
 from hanyi.data import spool
-from hanyi.data.corpus import Rejects, read_raw
-from hanyi.data.prepare import Reservoir, prepare
+from hanyi.data.corpus import Rejects, line_chunks, read_raw
+from hanyi.data.prepare import prepare
+from hanyi.data.sample import Reservoir
+from hanyi.data.workers import in_background
 from hanyi.errors import DataError
 
 OUTPUTS = ("train.en", "train.zh", "train.src", "dev.en", "dev.zh", "test.en", "test.zh",
-           "rejects.tsv")
+           "rejects.tsv", "src.model", "tgt.model")  # the tokenizers train aside when pooled
 
 
 def write_corpus(root: Path) -> DataConfig:
@@ -115,6 +119,25 @@ def test_parallel_files_of_different_length_are_refused_even_by_one_line(tmp_pat
         list(read_raw(source, tmp_path, Rejects()))
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_line_chunks_number_lines_across_chunks_and_stop_at_max_pairs(tmp_path, size):
+    (tmp_path / "p.en").write_text("".join(f"e{i}\n" for i in range(1, 8)))
+    (tmp_path / "p.zh").write_text("".join(f"中{i}\n" for i in range(1, 8)))
+    source = SourceConfig(name="p", path="p", format="parallel", max_pairs=5)
+    pairs = [p for c in line_chunks(source, tmp_path, size) for p in c.pairs(Rejects())]
+    assert [(p.en, p.zh, p.origin) for p in pairs] == [
+        (f"e{i}", f"中{i}", f"{tmp_path / 'p.en'}:{i}") for i in range(1, 6)]
+    assert pairs == list(read_raw(source, tmp_path, Rejects()))
+
+
+def test_a_side_that_runs_out_at_a_chunk_end_is_still_found(tmp_path):
+    (tmp_path / "p.en").write_text("a\nb\nc\nd\n")
+    (tmp_path / "p.zh").write_text("甲\n乙\n丙\n丁\n戊\n己\n")
+    source = SourceConfig(name="p", path="p", format="parallel")
+    with pytest.raises(DataError, match=r"line count \(.*p\.zh has 2 more\)"):
+        list(line_chunks(source, tmp_path, 2))
+
+
 def test_a_corrupt_compressed_file_is_one_clear_error(tmp_path):
     (tmp_path / "p.en.xz").write_bytes(lzma.compress(b"a\n" * 1000)[:50])
     (tmp_path / "p.zh").write_text("甲\n" * 1000)
@@ -132,3 +155,39 @@ def test_the_reservoir_is_a_bounded_uniform_sample():
         assert len(sample.items) == 10 and len(set(sample.items)) == 10
         counts.update(sample.items)
     assert min(counts.values()) > 10 and max(counts.values()) < 60  # each item ~30 times
+
+
+def test_the_tokenizers_sample_exactly_the_training_pairs(tmp_path, monkeypatch):
+    """Drawn during the streamed pass, then cut to what trains: with room for every pair it
+    is the training split itself (pool pairs included; duplicates, leaks and pairs near an
+    excluded sentence not), with less room that many of its pairs (the reservoir holds
+    more than asked for: here about a quarter of the streamed pairs do not train)."""
+    cfg = write_corpus(tmp_path)
+    seen, train_tokenizers = {}, prepare_module.train_tokenizers
+
+    def capture(out, en, zh, tokenizer):
+        seen[tokenizer.max_sentences] = sorted(zip(en, zh, strict=True))
+        train_tokenizers(out, en, zh, tokenizer)
+
+    monkeypatch.setattr(prepare_module, "train_tokenizers", capture)
+    for size in (100_000, 500):
+        cfg.dir = str(tmp_path / f"out{size}")
+        prepare(cfg, TokenizerConfig(src_vocab_size=200, tgt_vocab_size=200, max_sentences=size))
+        train = sorted(zip((tmp_path / f"out{size}" / "train.en").read_text().splitlines(),
+                           (tmp_path / f"out{size}" / "train.zh").read_text().splitlines(),
+                           strict=True))
+        if size == 100_000:
+            assert seen[size] == train and len(train) > 1000
+        else:
+            assert len(seen[size]) == 500 and set(seen[size]) <= set(train)
+
+
+def test_a_job_aside_raises_its_error_when_waited_for_and_is_stopped_when_left():
+    with pytest.raises(ValueError, match="invalid literal"):
+        with in_background(True, int, "x") as wait:
+            wait()
+    start = time.monotonic()
+    with pytest.raises(KeyError):
+        with in_background(True, time.sleep, 60):
+            raise KeyError("an error while it runs")
+    assert time.monotonic() - start < 30  # terminated, not waited for

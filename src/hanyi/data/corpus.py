@@ -95,20 +95,23 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot decompress ({exc})") from None
 
 
-def iter_lines(path: Path) -> Iterator[bytes]:
-    """The file's lines, streamed (decompressed on the fly for .xz / .gz), without the
-    line ends and without a UTF-8 byte-order mark; a final newline starts no record."""
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as read (line ends kept), streamed and decompressed on the fly for
+    .xz / .gz, without a UTF-8 byte-order mark. Iterating a file object is C code: the
+    reading process does no per-line Python work (see :class:`LineChunk`)."""
     opener = {".xz": lzma.open, ".gz": gzip.open}.get(path.suffix, open)
     try:
         with opener(path, "rb") as f:
-            first = True
-            for line in f:
-                if first and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]
-                first = False
-                yield line.rstrip(b"\n").rstrip(b"\r")
+            first = f.readline()
+            if first:
+                yield first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+            yield from f
     except (lzma.LZMAError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot decompress ({exc})") from None
+
+
+def _strip_end(raw: bytes) -> bytes:
+    return raw.rstrip(b"\n").rstrip(b"\r")
 
 
 def _utf8(raw: bytes, origin: str) -> tuple[str | None, str]:
@@ -137,50 +140,93 @@ def _decode_pair(raw_en: bytes, raw_zh: bytes, en_origin: str, zh_origin: str,
     return en, zh
 
 
+@dataclass
+class LineChunk:
+    """Consecutive raw lines of a line-based source — ``parallel`` (line k of each side)
+    or ``tsv`` (``zh`` is None) — undecoded. The streamed pass of `prepare` sends these to
+    its worker processes, which decode them and make the pairs (:meth:`pairs`): a list of
+    bytes costs a tenth of a list of :class:`Pair` to pickle, and the reading process
+    stays free of per-line work."""
+
+    en_path: str
+    zh_path: str | None  # None: a TSV source (both sides in the lines of ``en_path``)
+    first: int  # the line number of the first line
+    en: list[bytes]
+    zh: list[bytes] | None
+    attribution: bool = False  # a TSV source's third field (Tatoeba's) is allowed
+
+    def pairs(self, rejects: Rejects) -> Iterator[Pair]:
+        """The chunk's pairs; undecodable and malformed lines go to ``rejects``."""
+        if self.zh is None:
+            yield from self._tsv_pairs(rejects)
+            return
+        for n, raw_en, raw_zh in zip(itertools.count(self.first), self.en, self.zh):
+            origin = f"{self.en_path}:{n}"
+            texts = _decode_pair(_strip_end(raw_en), _strip_end(raw_zh), origin,
+                                 f"{self.zh_path}:{n}", rejects)
+            if texts is not None:
+                yield Pair(texts[0], texts[1], origin)
+
+    def _tsv_pairs(self, rejects: Rejects) -> Iterator[Pair]:
+        allowed = (2, 3) if self.attribution else (2,)
+        for n, raw in zip(itertools.count(self.first), self.en):
+            origin = f"{self.en_path}:{n}"
+            text = _decode(_strip_end(raw), origin, rejects)
+            if text is None:
+                continue
+            fields = text.split("\t")
+            if len(fields) not in allowed:
+                rejects.add("fields", origin, f"{len(fields)} tab-separated fields")
+                continue
+            yield Pair(fields[0], fields[1], origin)
+
+
+def line_chunks(source: SourceConfig, root: Path, size: int) -> Iterator[LineChunk] | None:
+    """A ``parallel`` or ``tsv`` source as chunks of ``size`` lines; None for the other
+    formats (read those with :func:`read_raw`)."""
+    path = resolve(source.path, root)
+    if source.format == "parallel":
+        paths = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
+    elif source.format == "tsv":
+        paths = find_file(path), None
+    else:
+        return None
+    return _line_chunks(*paths, source.max_pairs, size, source.attribution)
+
+
+def _line_chunks(en_path: Path, zh_path: Path | None, max_pairs: int | None, size: int,
+                 attribution: bool) -> Iterator[LineChunk]:
+    en_lines = _raw_lines(en_path)
+    zh_lines = _raw_lines(zh_path) if zh_path else None
+    first = 1
+    while max_pairs is None or first <= max_pairs:
+        take = size if max_pairs is None else min(size, max_pairs - first + 1)
+        en = list(itertools.islice(en_lines, take))
+        zh = list(itertools.islice(zh_lines, take)) if zh_lines else None
+        if zh is not None and len(en) != len(zh):
+            longer, rest = (zh_path, len(zh) - len(en) + sum(1 for _ in zh_lines)) \
+                if len(zh) > len(en) else (en_path, len(en) - len(zh) + sum(1 for _ in en_lines))
+            raise DataError(f"{en_path} and {zh_path} differ in line count ({longer} has "
+                            f"{rest} more): the files must be line-aligned")
+        if not en:
+            return
+        yield LineChunk(str(en_path), str(zh_path) if zh_path else None, first, en, zh,
+                        attribution)
+        first += len(en)
+
+
 def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pair]:
     """Yield un-normalised pairs of one source; malformed lines go to ``rejects``."""
+    chunks = line_chunks(source, root, 10_000)
+    if chunks is not None:
+        for chunk in chunks:
+            yield from chunk.pairs(rejects)
+        return
     path = resolve(source.path, root)
     if source.format == "cedict":
         yield from _read_cedict(path, source.max_pairs, rejects)
-        return
-    if source.format == "parallel":
-        yield from _read_parallel(path, source.max_pairs, rejects)
-        return
-    if source.format == "po":
+    else:  # "po", the one format left (the config allows no others)
         yield from read_po(path, source.max_pairs, rejects)
-        return
-    path = find_file(path)
-    allowed = (2, 3) if source.attribution else (2,)
-    for n, raw in enumerate(iter_lines(path), start=1):
-        if source.max_pairs is not None and n > source.max_pairs:
-            return
-        origin = f"{path}:{n}"
-        text = _decode(raw, origin, rejects)
-        if text is None:
-            continue
-        fields = text.split("\t")
-        if len(fields) not in allowed:
-            rejects.add("fields", origin, f"{len(fields)} tab-separated fields")
-            continue
-        yield Pair(fields[0], fields[1], origin)
-
-
-def _read_parallel(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:
-    """Line k of ``path.en`` with line k of ``path.zh``, both streamed."""
-    en_path, zh_path = find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
-    lines = itertools.zip_longest(iter_lines(en_path), iter_lines(zh_path))
-    for n, (raw_en, raw_zh) in enumerate(lines, start=1):
-        if raw_en is None or raw_zh is None:
-            longer, rest = (zh_path, 1 + sum(1 for _ in lines)) if raw_en is None else (
-                en_path, 1 + sum(1 for _ in lines))
-            raise DataError(f"{en_path} and {zh_path} differ in line count ({longer} has "
-                            f"{rest} more): the files must be line-aligned")
-        if max_pairs is not None and n > max_pairs:
-            return
-        origin = f"{en_path}:{n}"
-        texts = _decode_pair(raw_en, raw_zh, origin, f"{zh_path}:{n}", rejects)
-        if texts is not None:
-            yield Pair(texts[0], texts[1], origin)
 
 
 def _read_cedict(path: Path, max_pairs: int | None, rejects: Rejects) -> Iterator[Pair]:

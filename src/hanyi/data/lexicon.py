@@ -32,6 +32,11 @@ _NOT_A_TRANSLATION = re.compile(
 _FOREIGN = re.compile(r"[\u3400-\u9fff\[\]|]")
 
 
+def data_root(cfg) -> Path:
+    """A data config's ``root``, with ``~`` and ``$VARIABLES`` expanded."""
+    return Path(os.path.expandvars(os.path.expanduser(cfg.root)))
+
+
 def resolve(path: str, root: Path) -> Path:
     """``pkg:NAME/rest`` -> the file inside the installed package NAME; else ``root/path``,
     with ``$VARIABLES`` and ``~`` expanded (an absolute path stays as it is): generated data

@@ -28,9 +28,10 @@ The guarantees, so that a test score measures translation and not memory:
 It scales to corpora far larger than memory: the small roles (test, dev, exclude, pool)
 are read first and held in memory, dev/test are drawn, and then the training sources are
 *streamed* once, cleaned and checked on every core (data/spool.py) into a spool file;
-duplicates and leaks are found with 64-bit hashes in numpy arrays, SentencePiece trains
-on a bounded reservoir sample, and a last pass writes the splits and their token shards.
-Memory: the small roles, ~20 bytes per training pair, the SentencePiece sample.
+duplicates and leaks are found with 64-bit hashes in numpy arrays; SentencePiece trains
+on a bounded reservoir sample drawn in that same pass, in another process while a second
+pass writes the training split (data/training_split.py); a last pass writes the token
+shards. Memory: the small roles, ~20 bytes per training pair, the SentencePiece sample.
 The training split keeps the sources' order (training shuffles its batches); pool pairs
 not drawn come first. The output is a pure function of the config (and its seed).
 """
@@ -39,24 +40,26 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from hanyi.config import DataConfig, TokenizerConfig, to_dict
-from hanyi.data.corpus import Pair, Rejects, english_key, read_bytes, source_pairs
+from hanyi.data.corpus import Pair, Rejects, english_key, source_pairs
 from hanyi.data.heldout import check_split_sizes, draw_or_fix, drop_near_duplicates, mean_words
-from hanyi.data.lexicon import resolve
+from hanyi.data.lexicon import data_root
 from hanyi.data.neardup import NearDuplicateIndex
+from hanyi.data.sample import Reservoir
 from hanyi.data.shards import binarize
-from hanyi.data.slots import FIRST_SLOT, LAST_SLOT, lexicon_index, slotted
-from hanyi.data.spool import Spool, hash64, pair_hash, stream_training
+from hanyi.data.slots import FIRST_SLOT, LAST_SLOT
+from hanyi.data.spool import Spool, pair_hash, stream_training
+from hanyi.data.training_split import OVERDRAW, SLOT_SAMPLE, Training, write_training
+from hanyi.data.workers import in_background
 from hanyi.errors import ConfigError
 from hanyi.files import TMP_MARK, atomic_open, atomic_write_bytes, remove_stale_temporaries
 from hanyi.tokenization.normalize import split_en_punctuation
@@ -73,10 +76,6 @@ class Splits:
     exclude: list[Pair] = field(default_factory=list)
     pool: list[Pair] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)  # pair hashes, for exact duplicates
-
-
-def data_root(cfg: DataConfig) -> Path:
-    return Path(os.path.expandvars(os.path.expanduser(cfg.root)))
 
 
 def source_stats(source, tally: Counter, dropped: Counter, kept: int) -> dict:
@@ -148,110 +147,6 @@ def first_occurrences(spool: Spool, seen: set[int]) -> np.ndarray:
     return keep & ~np.isin(spool.pair_hash, np.fromiter(seen, np.uint64, len(seen)))
 
 
-class Reservoir:
-    """A uniform random sample of at most ``size`` items of a stream (Algorithm R)."""
-
-    def __init__(self, size: int, rng: random.Random):
-        self.size, self.rng, self.items, self.seen = size, rng, [], 0
-
-    def add(self, item) -> None:
-        self.seen += 1
-        if len(self.items) < self.size:
-            self.items.append(item)
-        elif (j := self.rng.randrange(self.seen)) < self.size:
-            self.items[j] = item
-
-
-@dataclass
-class Training:
-    """Everything that decides which pairs are training pairs, after the streamed pass."""
-
-    pool: list[Pair]  # every pool pair (those in ``held`` are skipped)
-    pool_excluded: np.ndarray
-    spool: Spool
-    keep: np.ndarray  # spooled pairs that are first occurrences
-    names: list[str]  # training source names, by spool source index
-    held: list[Pair]  # the final dev + test pairs
-    leaks: Counter = field(default_factory=Counter)  # per file
-    general: Counter = field(default_factory=Counter)  # near an excluded sentence, per source
-
-    def pairs(self, rejects: Rejects | None = None) -> Iterator[tuple[str, str, str]]:
-        """(en, zh, source name) of every training pair, in order. With ``rejects``
-        (the first pass), duplicates are logged and leaks / excluded pairs counted."""
-        held_keys = {english_key(p.en) for p in self.held}
-        chosen = {id(p) for p in self.held}
-        for pair, excluded in zip(self.pool, self.pool_excluded, strict=True):
-            if id(pair) in chosen:
-                continue
-            if english_key(pair.en) in held_keys:
-                self.leaks[pair.origin.rsplit(":", 1)[0]] += rejects is not None
-            elif excluded:
-                self.general[pair.source] += rejects is not None
-            else:
-                yield pair.en, pair.zh, pair.source
-        held_hashes = np.array(sorted({hash64(k) for k in held_keys}), dtype=np.uint64)
-        leak = np.isin(self.spool.key_hash, held_hashes)
-        for i, (en, zh, origin) in enumerate(self.spool.lines()):
-            if not self.keep[i]:
-                if rejects is not None:
-                    rejects.add("duplicate", origin)
-            elif leak[i]:
-                self.leaks[origin.rsplit(":", 1)[0]] += rejects is not None
-            elif self.spool.excluded[i]:
-                self.general[self.names[self.spool.source[i]]] += rejects is not None
-            else:
-                yield en, zh, self.names[self.spool.source[i]]
-
-
-def write_training(out: Path, training: Training, data: DataConfig, tokenizer: TokenizerConfig,
-                   rejects: Rejects, stats: dict) -> tuple[list[str], list[str]]:
-    """Write train.en/.zh/.src (plus slot pairs); returns the SentencePiece samples."""
-    rng = random.Random(data.seed)
-    sample_size = 0 if tokenizer.from_model else tokenizer.max_sentences
-    en_sample, zh_sample = Reservoir(sample_size, rng), Reservoir(sample_size, rng)
-    slot_sample = Reservoir(2_000 if data.slot_pairs > 0 else 0, rng)
-    with ExitStack() as stack:
-        files = [stack.enter_context(atomic_open(out / f"train.{s}")) for s in ("en", "zh", "src")]
-        written = 0
-        for en, zh, name in training.pairs(rejects):
-            for f, text in zip(files, (en, zh, name), strict=True):
-                f.write(text + "\n")
-            written += 1
-            en_sample.add(en)
-            zh_sample.add(zh)
-            slot_sample.add((en, zh))
-        if not written:
-            raise ConfigError("no training pairs left after cleaning; see rejects.tsv")
-        if data.slot_pairs > 0:
-            added = write_slot_pairs(files, training, data, slot_sample.items, written)
-            stats["slot_pairs"] = added
-            written += added
-    stats["splits"] = {"train": written}
-    return en_sample.items, zh_sample.items
-
-
-def write_slot_pairs(files, training: Training, data: DataConfig,
-                     sample: list[tuple[str, str]], written: int) -> int:
-    """About ``data.slot_pairs`` x ``written`` pairs with slots (data/slots.py), made from
-    training pairs drawn at random in one more streamed pass: each pair is tried with the
-    probability that, at the success rate measured on a random sample, gives that many."""
-    lexicon = read_bytes(resolve(data.slot_lexicon, data_root(data))).decode("utf-8")
-    index = lexicon_index(lexicon.splitlines())
-    rng = random.Random(data.seed + 1)
-    rate = sum(slotted(Pair(en, zh, ""), index, rng) is not None for en, zh in sample)
-    rate = rate / max(len(sample), 1)
-    chance = min(1.0, data.slot_pairs / rate) if rate else 0.0
-    wanted, added = int(written * data.slot_pairs), 0
-    for en, zh, _ in training.pairs():
-        if added >= wanted:
-            break
-        if rng.random() < chance and (made := slotted(Pair(en, zh, ""), index, rng)):
-            for f, text in zip(files, (made.en, made.zh, made.source), strict=True):
-                f.write(text + "\n")
-            added += 1
-    return added
-
-
 def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
     for side in ("en", "zh", "source"):
         text = "".join(getattr(p, side) + "\n" for p in pairs)
@@ -294,11 +189,10 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
     try:
         with atomic_open(out / "rejects.tsv") as rejects_file:
             rejects = Rejects(sink=rejects_file)
-            en, zh = make_splits(data, tokenizer, out, rejects, stats, spool_path)
+            training, reservoir = make_splits(data, tokenizer, out, rejects, stats, spool_path)
+            write_and_tokenize(out, training, reservoir, data, tokenizer, rejects, stats)
     finally:
         spool_path.unlink(missing_ok=True)
-    train_tokenizers(out, en, zh, tokenizer)
-    del en, zh
     binarize(out, tokenizer.split_punctuation)  # token-id shards that training reads
     stats["filters"] = dict(rejects.counts)
     stats["config"] = {"data": to_dict(data), "tokenizer": to_dict(tokenizer)}
@@ -308,9 +202,39 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
     return stats
 
 
+def sample_size(data: DataConfig, tokenizer: TokenizerConfig) -> int:
+    """Training pairs to sample: for the tokenizers (unless copied) and the slot pairs."""
+    return max(0 if tokenizer.from_model else tokenizer.max_sentences,
+               SLOT_SAMPLE if data.slot_pairs > 0 else 0)
+
+
+def write_and_tokenize(out: Path, training: Training, reservoir: Reservoir, data: DataConfig,
+                       tokenizer: TokenizerConfig, rejects: Rejects, stats: dict) -> None:
+    """Write the training split while the tokenizers train on its sample: in another
+    process when the corpus was streamed on several (at millions of pairs each job takes
+    minutes, one core's worth of writing beside SentencePiece's two threads)."""
+    rng = random.Random(data.seed)
+    sample = training.sample(reservoir, sample_size(data, tokenizer), rng)
+    slot_sample = rng.sample(sample, min(SLOT_SAMPLE, len(sample)))
+    en, zh = [e for e, _ in sample], [z for _, z in sample]
+    del sample
+    aside = training.spool.parallel and not tokenizer.from_model
+    with in_background(aside, train_tokenizers, out, en, zh, tokenizer) as tokenizers:
+        del en, zh
+        counts = write_training(out, training, data, rejects, slot_sample)
+        tokenizers()  # waits for them (or trains them now); their errors are raised here
+    stats.update(counts)
+    held = stats["held_out"]
+    stats["splits"].update(dev=held["dev"], test=held["test"])
+    held.update(train_pairs_removed_as_leaks=sum(training.leaks.values()),
+                leaks_per_file=dict(training.leaks),
+                train_pairs_removed_near_excluded=dict(training.general))
+
+
 def make_splits(data: DataConfig, tokenizer: TokenizerConfig, out: Path, rejects: Rejects,
-                stats: dict, spool_path: Path) -> tuple[list[str], list[str]]:
-    """Read, draw, stream, check and write every split; returns the SentencePiece samples."""
+                stats: dict, spool_path: Path) -> tuple[Training, Reservoir]:
+    """Read, draw, stream and check every split, and write dev and test; returns what
+    decides the training split, and the reservoir drawn over it for the tokenizers."""
     splits = read_held_roles(data, rejects, stats)
     test, dev = draw_candidates(data, splits, stats)
     drop = data.held_out_near_duplicates == "drop"
@@ -323,8 +247,11 @@ def make_splits(data: DataConfig, tokenizer: TokenizerConfig, out: Path, rejects
             log.warning("data: source '%s' may not be redistributed: a model trained on "
                         "this data must not ship", source.name)
 
+    reservoir = Reservoir(math.ceil(sample_size(data, tokenizer) * OVERDRAW),
+                          random.Random(data.seed))
     spool = stream_training(data, data_root(data), train_sources, [p.en for p in candidates],
-                            [p.en for p in splits.exclude], spool_path, rejects, on_source)
+                            [p.en for p in splits.exclude], spool_path, rejects, on_source,
+                            reservoir)
     pool_excluded = screen_pool(splits.pool, candidates, splits.exclude, spool)
     if drop:
         test, dev = drop_near_duplicates([test, dev], spool.hits, spool.leaks)
@@ -343,15 +270,9 @@ def make_splits(data: DataConfig, tokenizer: TokenizerConfig, out: Path, rejects
                  entry["role"], entry["read"], entry["kept"], entry["dropped"] or "none")
     record_held_out(stats, test, dev)
     check_split_sizes(data, stats)
-    training = Training(splits.pool, pool_excluded, spool, keep, names, test + dev)
     write_split(out, "test", test)
     write_split(out, "dev", dev)
-    samples = write_training(out, training, data, tokenizer, rejects, stats)
-    stats["splits"].update(dev=len(dev), test=len(test))
-    stats["held_out"].update(train_pairs_removed_as_leaks=sum(training.leaks.values()),
-                             leaks_per_file=dict(training.leaks),
-                             train_pairs_removed_near_excluded=dict(training.general))
-    return samples
+    return Training(splits.pool, pool_excluded, spool, keep, names, test + dev), reservoir
 
 
 def record_held_out(stats: dict, test: list[Pair], dev: list[Pair]) -> None:

@@ -28,9 +28,18 @@ import numpy as np
 from tqdm import tqdm
 
 from hanyi.config import DataConfig, SourceConfig
-from hanyi.data.corpus import Pair, Rejects, english_key, process_record, read_raw
+from hanyi.data.corpus import (
+    LineChunk,
+    Pair,
+    Rejects,
+    english_key,
+    line_chunks,
+    process_record,
+    read_raw,
+)
 from hanyi.data.lexicon import resolve
 from hanyi.data.neardup import NearDuplicateIndex, Probe
+from hanyi.data.sample import Reservoir
 from hanyi.data.workers import worker_map
 
 CHUNK = 2_000  # records per task
@@ -73,9 +82,11 @@ class Screened:
     tally: Counter = field(default_factory=Counter)
 
 
-def screen_chunk(task: tuple[SourceConfig, list[Pair]]) -> Screened:
+def screen_chunk(task: tuple[SourceConfig, LineChunk | list[Pair]]) -> Screened:
     source, raws = task
     s, rejects, tally = _SCREEN, Rejects(), Counter()
+    if isinstance(raws, LineChunk):
+        raws = raws.pairs(rejects)
     pairs = [p for raw in raws for p in process_record(raw, source, s["cfg"], rejects, tally)]
     hits: set[int] = set()
     leaks, excluded = [], np.zeros(len(pairs), dtype=bool)
@@ -104,6 +115,7 @@ class Spool:
     excluded: np.ndarray  # (N,) bool
     hits: set[int]
     leaks: list[str]
+    parallel: bool = False  # the pass ran on worker processes (a big corpus)
 
     def lines(self) -> Iterator[tuple[str, str, str]]:
         """(en, zh, origin) of every spooled pair, in order."""
@@ -130,6 +142,12 @@ def screening(cfg: DataConfig, held: list[str], exclude: list[str], big: bool,
 
 
 def _tasks(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[tuple]:
+    """(source, records): undecoded lines (a :class:`LineChunk`, the workers decode them)
+    for line-based formats, else pairs as read here."""
+    chunks = line_chunks(source, root, CHUNK)
+    if chunks is not None:
+        yield from ((source, chunk) for chunk in chunks)
+        return
     records = read_raw(source, root, rejects)
     while chunk := list(itertools.islice(records, CHUNK)):
         yield source, chunk
@@ -137,9 +155,11 @@ def _tasks(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[tuple
 
 def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], held: list[str],
                     exclude: list[str], spool_path: Path, rejects: Rejects,
-                    on_source: Callable[[SourceConfig, Counter, Counter], None]) -> Spool:
+                    on_source: Callable[[SourceConfig, Counter, Counter], None],
+                    sample: Reservoir | None = None) -> Spool:
     """Clean and screen every training source into ``spool_path``; ``on_source`` is told
-    each source's tally and reject counts when it is done."""
+    each source's tally and reject counts when it is done; ``sample`` is offered every
+    spooled pair as its spool line (data/training_split.py keeps those that train)."""
     big = sum(_source_bytes(s, root) for s in sources) >= POOL_BYTES
     parts: dict[str, list] = {"source": [], "pair": [], "key": [], "excluded": []}
     hits: set[int] = set()
@@ -153,6 +173,8 @@ def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], he
             for done in mapper(screen_chunk, _tasks(source, root, rejects)):
                 progress.update(done.tally["read"])
                 spool.write(done.spooled)
+                if sample is not None and sample.size:
+                    sample.add_many(done.spooled.split("\n")[:-1])  # the last line ends too
                 parts["source"].append(np.full(done.count, number, dtype=np.uint16))
                 parts["pair"].append(done.pair_hash)
                 parts["key"].append(done.key_hash)
@@ -168,4 +190,4 @@ def stream_training(cfg: DataConfig, root: Path, sources: list[SourceConfig], he
         return np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=dtype)
 
     return Spool(spool_path, joined("source", np.uint16), joined("pair", np.uint64),
-                 joined("key", np.uint64), joined("excluded", bool), hits, leaks)
+                 joined("key", np.uint64), joined("excluded", bool), hits, leaks, big)

@@ -1,5 +1,6 @@
-"""An ordered ``map`` over worker processes, for the streamed passes of `prepare`
-(data/spool.py) and of binarising (data/shards.py)."""
+"""Worker processes for `prepare`: an ordered ``map`` for its streamed passes
+(data/spool.py) and of binarising (data/shards.py), and a job run beside the caller (the
+tokenizers, trained while the training split is written)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ def worker_map(use_pool: bool, initializer: Callable, initargs: tuple,
                 yield pending.popleft().result()
 
         yield ordered_map
+
+
+@contextmanager
+def in_background(use_process: bool, fn: Callable, *args) -> Iterator[Callable[[], object]]:
+    """Start ``fn(*args)`` in another process (from the ``forkserver``, as above) and
+    yield a ``wait`` that returns its result or raises its error. Without ``use_process``
+    ``wait`` runs ``fn`` in this process. Leaving the block before waiting (an error)
+    terminates the other process."""
+    if not use_process:
+        yield lambda: fn(*args)
+        return
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:  # exit: terminate()
+        result = pool.apply_async(fn, args)
+        yield result.get

@@ -40,6 +40,8 @@ _PAREN_AFTER_HAN = re.compile(rf"(?<=[{_HAN}])\s*\)")
 # A full stop after a Chinese character, not part of a number or an ellipsis.
 _PERIOD_AFTER_HAN = re.compile(rf"(?<=[{_HAN}）」』”])\s*\.(?![.\d])")
 _FULLWIDTH_ALNUM = {c: c - 0xFEE0 for c in range(0xFF10, 0xFF5B) if chr(c).isalnum()}
+_ANY_FULLWIDTH_ALNUM = re.compile("[" + "".join(map(chr, _FULLWIDTH_ALNUM)) + "]")
+_ANY_ASCII_PUNCT = re.compile(r"[,!?;:.()]")  # what the four rules above can change
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,10 +51,18 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+def collapse_spaces(text: str) -> str:
+    """Runs of whitespace to one space, none at either end. (``str.split`` and ``\\s``
+    know the same whitespace; splitting is ~5x faster than ``_WS.sub`` + ``strip``.)"""
+    return " ".join(text.split())
+
+
 def normalize_en(text: str) -> str:
     """NFKC, ASCII quotes, single spaces, stripped."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return _WS.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # the typographic quotes are not ASCII: most text has none
+        text = text.translate(_QUOTES)
+    return collapse_spaces(text)
 
 
 def split_en_punctuation(text: str) -> str:
@@ -66,14 +76,15 @@ def to_simplified(text: str) -> str:
 
 def normalize_zh(text: str) -> str:
     """Simplified script, full-width Chinese punctuation, no spaces between Chinese chars."""
-    text = text.replace("\u3000", " ").translate(_FULLWIDTH_ALNUM)
-    text = _WS.sub(" ", text).strip()
-    text = to_simplified(text)
-    text = _PUNCT_AFTER_HAN.sub(
-        lambda m: "".join(_FULLWIDTH_PUNCT[c] for c in m.group(1)), text)
-    text = _PERIOD_AFTER_HAN.sub("。", text)
-    text = _PAREN_BEFORE_HAN.sub("（", text)
-    text = _PAREN_AFTER_HAN.sub("）", text)
+    if _ANY_FULLWIDTH_ALNUM.search(text):  # a search is ~3x cheaper than the translate
+        text = text.translate(_FULLWIDTH_ALNUM)
+    text = to_simplified(collapse_spaces(text))  # U+3000 is whitespace to str.split
+    if _ANY_ASCII_PUNCT.search(text):  # most Chinese text has none to convert
+        text = _PUNCT_AFTER_HAN.sub(
+            lambda m: "".join(_FULLWIDTH_PUNCT[c] for c in m.group(1)), text)
+        text = _PERIOD_AFTER_HAN.sub("。", text)
+        text = _PAREN_BEFORE_HAN.sub("（", text)
+        text = _PAREN_AFTER_HAN.sub("）", text)
     # spaces are single by now, and the steps above add none: a text without any (most
     # Chinese) has nothing to detokenize
     return detokenize_zh(text) if " " in text else text
@@ -84,4 +95,4 @@ def detokenize_zh(text: str) -> str:
     full-width punctuation. Spaces between Latin words ("New York") are kept."""
     text = _SPACE_BETWEEN_CJK.sub("", text)
     text = _SPACE_AROUND_CJK_PUNCT.sub(lambda m: m.group(1) or m.group(2), text)
-    return _WS.sub(" ", text).strip()
+    return collapse_spaces(text)

@@ -65,6 +65,7 @@ def main_script(text: str) -> str | None:
 # (at most 44%); the least wordy line of newsdev2017 has 44%, the next 75%.
 MIN_LETTERS = 0.4
 MIN_LENGTH = 16  # shorter texts ("3 + 4 = 7", "Q3 2024") are let through whatever they hold
+_ASCII_LETTERS = bytes(c for c in range(128) if chr(c).isalpha())
 
 
 def is_in_language(text: str, language: str) -> bool:
@@ -72,8 +73,12 @@ def is_in_language(text: str, language: str) -> bool:
     Chinese name in an English sentence is fine), or when a text of 16 or more visible
     characters is less than 40% letters (binary data, number tables)."""
     visible = "".join(text.split())
-    letters = sum(map(str.isalpha, visible))
+    if visible.isascii():  # the common case: count the letters in C, and they are Latin
+        letters = len(visible) - len(visible.encode("ascii").translate(None, _ASCII_LETTERS))
+        script = "latin" if letters else None
+    else:
+        letters = sum(map(str.isalpha, visible))
+        script = main_script(text)
     if len(visible) >= MIN_LENGTH and letters < MIN_LETTERS * len(visible):
         return False
-    script = main_script(text)
     return script is None or script == LANGUAGE_SCRIPT[language]
