@@ -90,15 +90,16 @@ def screen_chunk(task: tuple[SourceConfig, LineChunk | list[Pair]]) -> Screened:
     pairs = [p for raw in raws for p in process_record(raw, source, s["cfg"], rejects, tally)]
     hits: set[int] = set()
     leaks, excluded = [], np.zeros(len(pairs), dtype=bool)
+    keys = np.zeros(len(pairs), dtype=np.uint64)
     for i, pair in enumerate(pairs):
         key, probe = english_key(pair.en), Probe.of(pair.en)
+        keys[i] = hash64(key)
         if key in s["held_keys"]:
             leaks.append(pair.en)
         else:
             hits |= s["held"].matches_probe(probe)
         excluded[i] = key in s["exclude_keys"] or bool(s["exclude"].matches_probe(probe))
     hashes = np.array([pair_hash(p.en, p.zh) for p in pairs], dtype=np.uint64)
-    keys = np.array([hash64(english_key(p.en)) for p in pairs], dtype=np.uint64)
     lines = "".join(f"{p.en}\t{p.zh}\t{p.origin.replace(chr(9), ' ')}\n" for p in pairs)
     return Screened(lines, len(pairs), hashes, keys, excluded, hits, leaks, rejects, tally)
 
