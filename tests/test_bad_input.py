@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from helpers import REPO, assert_user_error, hanyi
 
 from hanyi.cli.__main__ import main
+from hanyi.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +277,21 @@ def test_documents_that_cannot_be_read_are_one_line(capsys, tmp_path):
                                              "--format", "markdown", "# Hi")
     assert "not found" in user_error(capsys, "translate", "--model", SHIPPED, "-i",
                                      str(tmp_path / "missing.md"))
+
+
+def test_resume_compares_configs_not_yaml_text(tmp_path):
+    """A run saved before a config key existed resumes (the key has its default); a run
+    with another model or tokenizer does not."""
+    from hanyi.cli.train import check_run_dir
+    from hanyi.config import config_to_yaml, load_config
+
+    cfg = load_config(TINY)
+    saved = yaml.safe_load(config_to_yaml(cfg))
+    del saved["tokenizer"]["slot_symbols"]  # as written before the key was added
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    (tmp_path / "LATEST").write_text("x")
+    check_run_dir(tmp_path, True, cfg)
+    saved["model"]["d_model"] = cfg.model.d_model * 2
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    with pytest.raises(ConfigError, match="model section differs"):
+        check_run_dir(tmp_path, True, cfg)

@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from hanyi.cli.common import add_config_args, add_device_arg, config_from_args
-from hanyi.config import read_yaml
+from hanyi.config import config_from_yaml_text, to_dict
 from hanyi.errors import ConfigError
 from hanyi.runtime import pick_device, set_threads, setup_logging
 
@@ -84,11 +84,10 @@ def check_run_dir(out: Path, resume: bool, cfg) -> None:
                           f"choose another --out")
     saved = out / "config.yaml"
     if resume and saved.is_file():
-        from hanyi.config import to_dict
-
-        old = read_yaml(saved)
+        # read as a config, so that a key added since (with its default) is no difference
+        old = config_from_yaml_text(saved.read_text(encoding="utf-8"))
         for section in ("model", "tokenizer"):
-            if old.get(section) != to_dict(getattr(cfg, section)):
+            if to_dict(getattr(old, section)) != to_dict(getattr(cfg, section)):
                 raise ConfigError(f"--resume: the {section} section differs from the one "
                                   f"{out} was trained with ({saved})")
 
