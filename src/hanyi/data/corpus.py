@@ -145,8 +145,8 @@ class LineChunk:
     """Consecutive raw lines of a line-based source — ``parallel`` (line k of each side)
     or ``tsv`` (``zh`` is None) — undecoded. The streamed pass of `prepare` sends these to
     its worker processes, which decode them and make the pairs (:meth:`pairs`): a list of
-    bytes costs a tenth of a list of :class:`Pair` to pickle, and the reading process
-    stays free of per-line work."""
+    bytes costs ~1/14 of a list of :class:`Pair` to pickle (0.15 vs 2.1 µs a line), and
+    the reading process stays free of per-line work."""
 
     en_path: str
     zh_path: str | None  # None: a TSV source (both sides in the lines of ``en_path``)

@@ -45,9 +45,9 @@ def worker_map(use_pool: bool, initializer: Callable, initargs: tuple,
 def in_background(use_process: bool, fn: Callable, *args) -> Iterator[Callable[[], object]]:
     """Start ``fn(*args)`` in another process (from the ``forkserver``, as above) and
     yield a ``wait`` that returns its result or raises its error. Without ``use_process``
-    ``wait`` runs ``fn`` in this process. Leaving the block before waiting (an error)
-    terminates the other process."""
-    if not use_process:
+    (or with one core) ``wait`` runs ``fn`` in this process. Leaving the block before
+    waiting (an error) terminates the other process."""
+    if not use_process or len(os.sched_getaffinity(0)) < 2:
         yield lambda: fn(*args)
         return
     with multiprocessing.get_context("forkserver").Pool(1) as pool:  # exit: terminate()
