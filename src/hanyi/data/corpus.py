@@ -31,7 +31,7 @@ from hanyi.config import DataConfig, SourceConfig
 from hanyi.data.lexicon import cedict_pairs, resolve
 from hanyi.data.markup import clean_markup, has_placeholder, strip_accelerators
 from hanyi.errors import DataError
-from hanyi.tokenization.normalize import normalize_en, normalize_zh
+from hanyi.tokenization.normalize import collapse_spaces, normalize_en, normalize_zh
 from hanyi.tokenization.script import is_in_language
 from hanyi.tokenization.sentences import split_en, split_zh
 
@@ -351,4 +351,4 @@ def _sentence_pairs(pair: Pair, split: bool) -> list[Pair]:
 
 def english_key(en: str) -> str:
     """What "the same English sentence" means for leak checks: case and spacing ignored."""
-    return " ".join(en.lower().split())
+    return collapse_spaces(en.lower())
