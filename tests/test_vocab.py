@@ -95,3 +95,27 @@ def test_slot_pieces_added_to_a_trained_vocabulary_keep_every_other_text_s_ids(t
     slot = [p for p in wider.pieces(wider.encode("Tom like 7301 tea.")) if "7301" in p]
     assert slot == ["7301"]
     assert wider.ids(["7301"])[0] >= len(src)  # new ids after the old ones
+
+
+def test_seed_pieces_reach_sentencepiece_and_bad_values_are_refused(tmp_path, monkeypatch):
+    """tokenizer.seed_pieces is SentencePiece's seed_sentencepiece_size (None: ten times the
+    vocabulary); it means nothing to the other model types, and too few are refused."""
+    import pytest
+
+    from hanyi.config.sections import TokenizerConfig
+    from hanyi.errors import ConfigError
+    from hanyi.tokenization import sentencepiece as spm_module
+
+    seen = []
+    monkeypatch.setattr(spm_module.spm.SentencePieceTrainer, "train",
+                        lambda **kw: seen.append(kw.get("seed_sentencepiece_size")))
+    for model_type, seed, want in (("unigram", None, 1600), ("unigram", 5000, 5000),
+                                   ("bpe", 5000, None), ("char", None, None)):
+        spm_module.train_sentencepiece(["a b"], tmp_path / "x.model", 160, model_type, 1.0,
+                                       10, seed_pieces=seed)
+        assert seen.pop() == want, (model_type, seed)
+    assert TokenizerConfig(seed_pieces=80_001).seed_pieces == 80_001
+    with pytest.raises(ConfigError, match="seed_pieces"):
+        TokenizerConfig(src_vocab_size=8000, seed_pieces=8000)
+    with pytest.raises(ConfigError, match="max_sentences"):
+        TokenizerConfig(max_sentences=0)

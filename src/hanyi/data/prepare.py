@@ -170,10 +170,12 @@ def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConf
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
     train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
-                        cfg.src_character_coverage, cfg.max_sentences, symbols=symbols)
+                        cfg.src_character_coverage, cfg.max_sentences, symbols=symbols,
+                        seed_pieces=cfg.seed_pieces)
     train_sentencepiece(zh, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,
                         cfg.tgt_character_coverage, cfg.max_sentences,
-                        normalization="identity", symbols=symbols)  # keep full-width punctuation
+                        normalization="identity", symbols=symbols,  # keep full-width punctuation
+                        seed_pieces=cfg.seed_pieces)
 
 
 def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:

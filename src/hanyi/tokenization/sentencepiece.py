@@ -26,6 +26,7 @@ def train_sentencepiece(
     max_sentences: int,
     normalization: str = "nmt_nfkc",
     symbols: tuple[str, ...] = (),
+    seed_pieces: int | None = None,
 ) -> Path:
     """Train a SentencePiece model on ``lines`` and write it to ``out_path`` (.model).
 
@@ -38,11 +39,14 @@ def train_sentencepiece(
     ``symbols`` become one piece each wherever they occur (SentencePiece's
     ``user_defined_symbols``): `prepare` passes the slot numbers with
     ``tokenizer.slot_symbols``.
+
+    A unigram model starts from ``seed_pieces`` candidate pieces (None: ten times
+    ``vocab_size``; see ``TokenizerConfig.seed_pieces``).
     """
     model = io.BytesIO()
     try:
         _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
-               normalization, symbols)
+               normalization, symbols, seed_pieces or 10 * vocab_size)
     except RuntimeError as exc:  # SentencePiece reports bad settings as RuntimeError
         reason = str(exc).splitlines()[0]
         raise ConfigError(f"SentencePiece training for {out_path.name} failed: "
@@ -54,7 +58,8 @@ def train_sentencepiece(
 
 
 def _train(lines, model, vocab_size, model_type, character_coverage, max_sentences,
-           normalization, symbols) -> None:
+           normalization, symbols, seed_pieces) -> None:
+    unigram = {"seed_sentencepiece_size": seed_pieces} if model_type == "unigram" else {}
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),
         model_writer=model,
@@ -70,6 +75,7 @@ def _train(lines, model, vocab_size, model_type, character_coverage, max_sentenc
         normalization_rule_name=normalization,
         user_defined_symbols=list(symbols),
         **SPECIAL_IDS,
+        **unigram,
     )
 
 
