@@ -245,6 +245,40 @@ def test_init_from_starts_from_the_model_weights_and_checks_vocabularies(synthet
                 torch.device("cpu"))
 
 
+def test_init_from_a_vocabulary_with_pieces_added_reuses_every_weight(synthetic_prepared,
+                                                                       tmp_path):
+    """tokenizer.slot_symbols with from_model: the run's vocabularies are the model's with
+    pieces appended. Old rows are kept exactly; a new piece's row is the mean of the rows of
+    the pieces the old vocabulary wrote it with (target side: embedding = output layer)."""
+    from hanyi.tokenization.sentencepiece import with_symbols
+    from hanyi.tokenization.vocab import Vocab
+
+    Trainer(experiment(synthetic_prepared), tmp_path / "a", torch.device("cpu")).run()
+    start = load_model_dir(tmp_path / "a" / "best")
+    grown = tmp_path / "grown"
+    shutil.copytree(synthetic_prepared, grown, ignore=shutil.ignore_patterns("shards"))
+    symbols = ("7301", "7399")
+    for name in ("src.model", "tgt.model"):
+        (grown / name).write_bytes(with_symbols((grown / name).read_bytes(), symbols))
+    second = Trainer(experiment(grown, init_from=str(tmp_path / "a" / "best")), tmp_path / "b",
+                     torch.device("cpu"))
+    old, new = start.model.state_dict(), second.model.state_dict()
+    assert old.keys() == new.keys()
+    for name, key in (("src.model", "src_embed.weight"), ("tgt.model", "tgt_embed.weight"),
+                      ("tgt.model", "output_proj.weight")):
+        vocab = Vocab.from_file(synthetic_prepared / name)
+        rows = len(vocab)
+        assert new[key].shape[0] == rows + 2
+        torch.testing.assert_close(new[key][:rows], old[key], atol=0, rtol=0)
+        for k, symbol in enumerate(symbols):
+            ids = vocab.encode(symbol)
+            assert len(ids) > 1  # the symbol was several pieces before
+            torch.testing.assert_close(new[key][rows + k], old[key][ids].mean(dim=0))
+    for key in old.keys() - {"src_embed.weight", "tgt_embed.weight", "output_proj.weight"}:
+        torch.testing.assert_close(new[key], old[key], atol=0, rtol=0, msg=key)
+    assert second.model.output_proj.weight is second.model.tgt_embed.weight  # still tied
+
+
 def test_a_resumed_run_does_not_need_the_folder_it_started_from(synthetic_prepared, tmp_path):
     Trainer(experiment(synthetic_prepared), tmp_path / "a", torch.device("cpu")).run()
     start = tmp_path / "start"

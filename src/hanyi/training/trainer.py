@@ -35,12 +35,12 @@ from hanyi.config import ExperimentConfig, config_to_yaml, replace
 from hanyi.data.batch import Batch
 from hanyi.data.dataset import epoch_batches, load_split, make_batch
 from hanyi.data.shards import TokenShards, binarize, shards_current
-from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.files import atomic_write_text
 from hanyi.model import build_model
 from hanyi.rundir import RunDir
 from hanyi.tokenization.languages import load_prepared_vocabs
 from hanyi.training.distributed import Distributed
+from hanyi.training.init_weights import init_weights
 from hanyi.training.loss import label_smoothed_nll
 from hanyi.training.optim import build_optimizer, learning_rate, set_learning_rate
 from hanyi.training.precision import autocast, bf16_supported, use_tf32
@@ -363,23 +363,6 @@ class Trainer:
         self.reporter.message(f"averaged {len(paths)} checkpoints: dev BLEU "
                               f"{result['dev_bleu']:.2f} (best single {self.state.best_bleu:.2f})")
         return {"averaged_bleu": result["dev_bleu"], "averaged_from": len(paths)}
-
-
-def init_weights(model, folder: Path, src_vocab, tgt_vocab) -> None:
-    """Continued training: start from the weights of the model directory ``folder``,
-    which must have the same vocabularies (``tokenizer.from_model``) and architecture."""
-    for name, vocab in (("src.model", src_vocab), ("tgt.model", tgt_vocab)):
-        theirs = folder / name
-        if not theirs.is_file() or theirs.read_bytes() != vocab.model_proto:
-            raise ConfigError(f"train.init_from: {theirs} is not the vocabulary this run "
-                              f"trains with; prepare the data with tokenizer.from_model: "
-                              f"{folder}")
-    try:
-        load_folder_weights(model, folder)
-    except ModelLoadError as exc:
-        raise ConfigError(f"train.init_from: {exc} (the model section must match "
-                          f"{folder / 'config.yaml'})") from None
-    log.info("initialised the weights from %s", folder)
 
 
 def _py_rng_to_saved(state: tuple) -> list:
