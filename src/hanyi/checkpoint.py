@@ -203,17 +203,20 @@ def load_folder_weights(model: Transformer, folder: Path) -> dict:
     """Load ``folder/model.safetensors`` into ``model`` after checking it against the
     checksum in ``folder/meta.json``; returns that metadata."""
     meta = load_meta(folder / "meta.json")
-    verify_checksum(folder / "model.safetensors", meta.get("weights_sha256"))
-    load_weights(model, folder / "model.safetensors")
+    load_state(model, read_folder_weights(folder, meta), folder / "model.safetensors")
     return meta
 
 
-def load_weights(model: Transformer, file: Path) -> None:
+def read_folder_weights(folder: Path, meta: dict | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of ``folder/model.safetensors``, checked against the checksum in
+    ``meta`` (default: ``folder/meta.json``), as saved (a tied tensor under one name)."""
+    file = folder / "model.safetensors"
+    meta = load_meta(folder / "meta.json") if meta is None else meta
+    verify_checksum(file, meta.get("weights_sha256"))
     try:
-        state = load_file(str(file))
+        return load_file(str(file))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelLoadError(f"{file}: corrupt or unreadable weights ({exc})") from None
-    load_state(model, state, file)
 
 
 def load_state(model: Transformer, state: dict[str, torch.Tensor], source: Path | str) -> None:

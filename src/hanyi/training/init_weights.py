@@ -22,11 +22,9 @@ import logging
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from sentencepiece import sentencepiece_model_pb2
 
-from hanyi.checkpoint import load_meta, load_state, verify_checksum
+from hanyi.checkpoint import load_state, read_folder_weights
 from hanyi.errors import ConfigError, ModelLoadError
 from hanyi.tokenization.sentencepiece import with_symbols
 from hanyi.tokenization.vocab import Vocab
@@ -52,21 +50,10 @@ def added_pieces(theirs: bytes, ours: bytes) -> list[str] | None:
     return list(extra)
 
 
-def _load_state(folder: Path) -> dict[str, torch.Tensor]:
-    weights = folder / "model.safetensors"
-    verify_checksum(weights, load_meta(folder / "meta.json").get("weights_sha256"))
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{weights}: corrupt or unreadable weights ({exc})") from None
-    if "output_proj.weight" in state and "tgt_embed.weight" not in state:
-        state["tgt_embed.weight"] = state["output_proj.weight"]  # stored once when tied
-    return {k: v.float() for k, v in state.items()}  # a release stores float16
-
-
 def grow_rows(table: torch.Tensor, pieces: list[str], vocab: Vocab) -> torch.Tensor:
     """``table`` (V, D) with one row appended per piece: the mean of the rows of the ids
     ``vocab`` (the old vocabulary) encodes that piece's text into -> (V + len(pieces), D)."""
+    table = table.float()  # a release stores float16
     rows = [table[vocab.encode(piece)].mean(dim=0) for piece in pieces]  # each (D,)
     return torch.cat([table, torch.stack(rows)]) if rows else table
 
@@ -87,12 +74,13 @@ def init_weights(model, folder: Path, src_vocab: Vocab, tgt_vocab: Vocab) -> Non
         if pieces:
             grown[name] = (pieces, Vocab(theirs.read_bytes()))
     try:
-        state = _load_state(folder)
+        state = read_folder_weights(folder)
         for name, (pieces, old_vocab) in grown.items():
             for key in _ROWS[name]:
-                state[key] = grow_rows(state[key], pieces, old_vocab)
+                if key in state:  # tied: saved once, load_state puts it under both names
+                    state[key] = grow_rows(state[key], pieces, old_vocab)
         load_state(model, state, folder / "model.safetensors")
-    except (ModelLoadError, KeyError) as exc:
+    except ModelLoadError as exc:
         raise ConfigError(f"train.init_from: {exc} (the model section must match "
                           f"{folder / 'config.yaml'})") from None
     log.info("initialised the weights from %s%s", folder, "".join(
