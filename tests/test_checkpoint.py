@@ -243,6 +243,9 @@ def test_init_from_starts_from_the_model_weights_and_checks_vocabularies(synthet
     with pytest.raises(ConfigError, match="not the vocabulary this run trains with"):
         Trainer(experiment(synthetic_prepared, init_from=str(other)), tmp_path / "c",
                 torch.device("cpu"))
+    with pytest.raises(ConfigError, match="averaged/src.model not found"):  # no such run yet
+        Trainer(experiment(synthetic_prepared, init_from=str(tmp_path / "a" / "averaged")),
+                tmp_path / "d", torch.device("cpu"))
 
 
 def test_init_from_a_vocabulary_with_pieces_added_reuses_every_weight(synthetic_prepared,

@@ -65,8 +65,10 @@ def init_weights(model, folder: Path, src_vocab: Vocab, tgt_vocab: Vocab) -> Non
     grown: dict[str, tuple[list[str], Vocab]] = {}
     for name, vocab in (("src.model", src_vocab), ("tgt.model", tgt_vocab)):
         theirs = folder / name
-        pieces = added_pieces(theirs.read_bytes(), vocab.model_proto) if theirs.is_file() \
-            else None
+        if not theirs.is_file():
+            raise ConfigError(f"train.init_from: {theirs} not found (init_from names a model "
+                              f"directory: a run's best/ or averaged/, or a release)")
+        pieces = added_pieces(theirs.read_bytes(), vocab.model_proto)
         if pieces is None:
             raise ConfigError(f"train.init_from: {theirs} is not the vocabulary this run "
                               f"trains with (nor it with pieces added); prepare the data "
