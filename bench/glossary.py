@@ -8,7 +8,10 @@ common news terms, translates them with a 20-term glossary (below, ours), and re
 often the output holds the required Chinese for every term occurrence, and how often the
 model kept the slot in place (the rest were appended at the end: documents/protect.py).
 Also translates the same sentences without the glossary: how often the model's own
-choice already was the glossary's.
+choice already was the glossary's. And how many outputs hold a number their source does
+not (a garbled slot number, `那些30从来没来`, or a number made up): with the glossary and
+without it (digits for a number the source spells out count too: compare models, do not
+expect zero).
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ def sentences_with_terms(data: Path, n: int) -> list[tuple[str, list[str]]]:
     return picked
 
 
+def new_numbers(source: str, output: str) -> set[str]:
+    """Digit runs of ``output`` that are not digit runs of ``source``."""
+    return set(re.findall(r"\d+", output)) - set(re.findall(r"\d+", source))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(REPO / "models" / "hanyi-en-zh"))
@@ -57,10 +65,12 @@ def main() -> None:
     protected = [protect(s, glossary=GLOSSARY) for s in texts]  # what translate_texts does
     raw = translate_texts(translator, [p.text for p in protected])
     without = translate_texts(translator, texts)
-    occurrences = correct = natural = slots = dropped = 0
-    for (_, terms), p, out, plain in zip(cases, protected, raw, without, strict=True):
+    occurrences = correct = natural = slots = dropped = stray = stray_plain = 0
+    for (source, terms), p, out, plain in zip(cases, protected, raw, without, strict=True):
         text, missing = restore(out.text, p.slots)
         slots, dropped = slots + len(p.slots), dropped + len(missing)
+        stray += bool(new_numbers(source, text))
+        stray_plain += bool(new_numbers(source, plain.text))
         for term in terms:
             occurrences += 1
             correct += GLOSSARY[term] in text
@@ -72,6 +82,8 @@ def main() -> None:
           f"({100 * natural / occurrences:.0f}%)")
     print(f"slots the model kept in place: {slots - dropped}/{slots} "
           f"(the other {dropped} were appended at the end of their sentence)")
+    print(f"outputs with a number their source does not have: {stray}/{len(cases)} with "
+          f"the glossary, {stray_plain}/{len(cases)} without")
 
 
 if __name__ == "__main__":
