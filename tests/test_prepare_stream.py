@@ -163,18 +163,16 @@ def test_the_tokenizers_sample_exactly_the_training_pairs(tmp_path, monkeypatch)
     excluded sentence not), with less room that many of its pairs (the reservoir holds
     more than asked for: here about a quarter of the streamed pairs do not train)."""
     cfg = write_corpus(tmp_path)
-    sides, train_tokenizer = {}, prepare_module.train_tokenizer
+    seen, train_tokenizers = {}, prepare_module.train_tokenizers
 
-    def capture(out, side, lines, tokenizer):
-        sides[tokenizer.max_sentences, side] = lines
-        train_tokenizer(out, side, lines, tokenizer)
+    def capture(out, en, zh, tokenizer):
+        seen[tokenizer.max_sentences] = sorted(zip(en, zh, strict=True))
+        train_tokenizers(out, en, zh, tokenizer)
 
-    monkeypatch.setattr(prepare_module, "train_tokenizer", capture)
-    seen = {}
+    monkeypatch.setattr(prepare_module, "train_tokenizers", capture)
     for size in (100_000, 500):
         cfg.dir = str(tmp_path / f"out{size}")
         prepare(cfg, TokenizerConfig(src_vocab_size=200, tgt_vocab_size=200, max_sentences=size))
-        seen[size] = sorted(zip(sides[size, "en"], sides[size, "zh"], strict=True))
         train = sorted(zip((tmp_path / f"out{size}" / "train.en").read_text().splitlines(),
                            (tmp_path / f"out{size}" / "train.zh").read_text().splitlines(),
                            strict=True))

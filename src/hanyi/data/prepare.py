@@ -155,37 +155,27 @@ def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
             f.write(text)
 
 
-def _slot_symbols(cfg: TokenizerConfig) -> tuple[str, ...]:
-    return tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
-
-
-def copy_tokenizers(out: Path, cfg: TokenizerConfig) -> None:
-    """Continued training keeps the model's own vocabularies (``tokenizer.from_model``),
-    with the slot pieces appended if asked for."""
-    symbols, folder = _slot_symbols(cfg), Path(cfg.from_model)
-    for name in ("src.model", "tgt.model"):
-        if not (folder / name).is_file():
-            raise ConfigError(f"tokenizer.from_model: {folder / name} not found")
-        proto = (folder / name).read_bytes()
-        atomic_write_bytes(out / name, with_symbols(proto, symbols) if symbols else proto)
-    log.info("SentencePiece models copied from %s%s", folder,
-             f", {len(symbols)} slot pieces added" if symbols else "")
-
-
-def train_tokenizer(out: Path, side: str, lines: list[str], cfg: TokenizerConfig) -> None:
-    """Train one side's SentencePiece model (``side`` "en" -> src.model, "zh" -> tgt.model)
-    on the sampled training sentences of that side."""
-    if side == "en":
-        if cfg.split_punctuation:
-            lines = [split_en_punctuation(s) for s in lines]
-        train_sentencepiece(lines, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
-                            cfg.src_character_coverage, cfg.max_sentences,
-                            symbols=_slot_symbols(cfg), seed_pieces=cfg.seed_pieces)
-    else:
-        train_sentencepiece(lines, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,
-                            cfg.tgt_character_coverage, cfg.max_sentences,
-                            normalization="identity",  # keep full-width punctuation
-                            symbols=_slot_symbols(cfg), seed_pieces=cfg.seed_pieces)
+def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConfig) -> None:
+    symbols = tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
+    if cfg.from_model:  # continued training keeps the model's own vocabularies
+        folder = Path(cfg.from_model)
+        for name in ("src.model", "tgt.model"):
+            if not (folder / name).is_file():
+                raise ConfigError(f"tokenizer.from_model: {folder / name} not found")
+            proto = (folder / name).read_bytes()
+            atomic_write_bytes(out / name, with_symbols(proto, symbols) if symbols else proto)
+        log.info("SentencePiece models copied from %s%s", folder,
+                 f", {len(symbols)} slot pieces added" if symbols else "")
+        return
+    if cfg.split_punctuation:
+        en = [split_en_punctuation(s) for s in en]
+    train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
+                        cfg.src_character_coverage, cfg.max_sentences, symbols=symbols,
+                        seed_pieces=cfg.seed_pieces)
+    train_sentencepiece(zh, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,
+                        cfg.tgt_character_coverage, cfg.max_sentences,
+                        normalization="identity", symbols=symbols,  # keep full-width punctuation
+                        seed_pieces=cfg.seed_pieces)
 
 
 def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
@@ -222,28 +212,19 @@ def sample_size(data: DataConfig, tokenizer: TokenizerConfig) -> int:
 
 def write_and_tokenize(out: Path, training: Training, reservoir: Reservoir, data: DataConfig,
                        tokenizer: TokenizerConfig, rejects: Rejects, stats: dict) -> None:
-    """Write the training split while the two tokenizers train on its sample: each in a
-    process of its own when the corpus was streamed on several cores. At millions of pairs
-    each job takes a minute or more, and SentencePiece's unigram trainer keeps its two
-    threads busy only part of the time (its seed-piece search is one thread): measured on a
-    200k-sentence sample, English and Chinese one after the other took 47.0 s, side by side
-    38.4 s (docs/RESULTS.md, "Data preparation at scale")."""
+    """Write the training split while the tokenizers train on its sample: in another
+    process when the corpus was streamed on several (at millions of pairs each job takes
+    minutes, one core's worth of writing beside SentencePiece's two threads)."""
     rng = random.Random(data.seed)
     sample = training.sample(reservoir, sample_size(data, tokenizer), rng)
     slot_sample = rng.sample(sample, min(SLOT_SAMPLE, len(sample)))
     en, zh = [e for e, _ in sample], [z for _, z in sample]
     del sample
-    if tokenizer.from_model:
-        copy_tokenizers(out, tokenizer)
+    aside = training.spool.parallel and not tokenizer.from_model
+    with in_background(aside, train_tokenizers, out, en, zh, tokenizer) as tokenizers:
+        del en, zh
         counts = write_training(out, training, data, rejects, slot_sample)
-    else:
-        aside = training.spool.parallel
-        with in_background(aside, train_tokenizer, out, "zh", zh, tokenizer) as chinese, \
-                in_background(aside, train_tokenizer, out, "en", en, tokenizer) as english:
-            del en, zh
-            counts = write_training(out, training, data, rejects, slot_sample)
-            english()  # waits for them (or trains them now); their errors are raised here
-            chinese()
+        tokenizers()  # waits for them (or trains them now); their errors are raised here
     stats.update(counts)
     held = stats["held_out"]
     stats["splits"].update(dev=held["dev"], test=held["test"])
