@@ -174,13 +174,17 @@ class Tree(HTMLParser):
             self.texts.append(data)
 
 
+@pytest.mark.parametrize("inline", ["align", "slots"])
 @pytest.mark.parametrize("tight", [False, True])
-def test_html_round_trip_keeps_every_tag_and_attribute(tight):
+def test_html_round_trip_keeps_every_tag_and_attribute(tight, inline):
     upper = Upper()
-    out, units = translate_html(HTML, upper, tight)
+    out, units = translate_html(HTML, upper, tight, inline)
     assert len(upper.calls) == 1 and len(upper.calls[0]) >= units  # one call: a block's
-    if tight:  # sentences go one by one (a Chinese translation joins them without spaces)
-        assert "Click 7301 here 7302 to 7303 continue 7304." in upper.calls[0]
+    # sentences go one by one (a Chinese translation joins them without spaces); elements
+    # as marks the model never sees (documents/align.py) or as slot numbers
+    sentence = {"slots": "Click 7301 here 7302 to 7303 continue 7304.",
+                "align": "Click \ue000 here \ue001 to \ue002 continue \ue003."}[inline]
+    assert sentence in upper.calls[0] or not tight  # (else split the Chinese way)
     assert Tree(out).tags == Tree(HTML).tags
     for kept in ('<html lang="en">', '<h1 class="big" id=top>', "<!DOCTYPE html>",
                  '<style>p { color: red }</style>', 'var s = "no translation";',
@@ -197,7 +201,7 @@ def test_html_round_trip_keeps_every_tag_and_attribute(tight):
 
 def test_html_dropped_placeholders_keep_the_tags_around_the_block():
     doc = '<p>Click <a href="/x">here</a> and <b>now</b><br>please.</p>'
-    out, _ = translate_html(doc, Upper(drop_numbers=True), tight=False)
+    out, _ = translate_html(doc, Upper(drop_numbers=True), tight=False, inline="slots")
     assert Tree(out).tags == [("start", "p", []), ("start", "a", [("href", "/x")]),
                               ("start", "b", []), ("start", "br", []), ("end", "b"),
                               ("end", "a"), ("end", "p")]
@@ -208,7 +212,7 @@ def test_html_slots_come_back_in_the_translated_order():
     def swap(texts):  # a "translation" that moves the bold part to the front
         return [re.sub(r"^(.*?) (\d+) (.*?) (\d+)(.*)$", r"\2 \3 \4 \1\5", t) for t in texts]
 
-    out, _ = translate_html("<p>Please read <b>this</b>.</p>", swap, tight=True)
+    out, _ = translate_html("<p>Please read <b>this</b>.</p>", swap, tight=True, inline="slots")
     assert out == "<p><b>this</b>Please read.</p>"
 
 
@@ -245,7 +249,7 @@ def test_garbled_slots_are_translated_again_without_markup_in_one_more_call():
         return [re.sub(r"(\d{4})", r"\g<1>30", t).upper() for t in texts]
 
     doc = "<h1>Plain title</h1><p>Some <b>bold</b> words and 42 cats.</p><p>No markup.</p>"
-    out, _ = translate_html(doc, garble, tight=False)
+    out, _ = translate_html(doc, garble, tight=False, inline="slots")
     assert len(calls) == 2 and calls[1] == ["Some bold words and 42 cats."]
     assert out == ("<h1>PLAIN TITLE</h1><p><b>SOME BOLD WORDS AND 42 CATS.</b></p>"
                    "<p>NO MARKUP.</p>")
@@ -259,7 +263,7 @@ def test_dropped_slots_widen_the_markup_without_a_second_call():
         return [re.sub(r" ?\b73\d\d\b", "", t).upper() for t in texts]
 
     doc = "<p>Some <b>bold</b> words and 42 <i>cats</i>.</p><p>No markup.</p>"
-    out, _ = translate_html(doc, drop, tight=False)
+    out, _ = translate_html(doc, drop, tight=False, inline="slots")
     assert len(calls) == 1
     assert out == "<p><b><i>SOME BOLD WORDS AND 42 CATS.</i></b></p><p>NO MARKUP.</p>"
     assert sorted(Tree(out).tags) == sorted(Tree(doc).tags)  # every tag kept, only moved
@@ -294,7 +298,7 @@ def test_a_document_decodes_again_only_the_sentence_whose_slots_came_back_garble
     translator = Translator(loaded, engine=engine)
     translator.detokenize = lambda tokens: "".join(map(chr, tokens))
     doc = "<p>A plain sentence first. Then some <b>bold</b> words.</p>"
-    out, _ = translate_document(translator, doc, "html")
+    out, _ = translate_document(translator, doc, "html", inline="slots")
     assert sorted(engine.seen[:2]) == ["A plain sentence first.",
                                        "Then some 7301 bold 7302 words."]
     assert engine.seen[2:] == ["Then some bold words."]  # the other one is not decoded again
@@ -310,7 +314,7 @@ def test_only_the_garbled_sentence_of_a_block_loses_its_markup_s_place():
         return [t.replace("7304", "730430").upper() for t in texts]
 
     doc = "<p>Read <i>this</i> first. Then some <b>bold</b> words.</p>"
-    out, _ = translate_html(doc, garble_b, tight=True)
+    out, _ = translate_html(doc, garble_b, tight=True, inline="slots")
     assert calls == [["Read 7301 this 7302 first.", "Then some 7303 bold 7304 words."],
                      ["Then some bold words."]]
     assert out == "<p>READ<i>THIS</i>FIRST.<b>THEN SOME BOLD WORDS.</b></p>"
@@ -323,14 +327,16 @@ def test_an_element_across_sentences_keeps_them_together():
         calls.append(list(texts))
         return [t.upper() for t in texts]
 
-    out, _ = translate_html("<p>One. <b>Two. Three.</b> Four. Five <i>six</i>.</p>", upper)
+    out, _ = translate_html("<p>One. <b>Two. Three.</b> Four. Five <i>six</i>.</p>", upper,
+                            inline="slots")
     assert calls == [["One.", "7301 Two. Three.7302 Four.", "Five 7303 six 7304."]]
     assert out == "<p>ONE.<b>TWO. THREE.</b>FOUR.FIVE<i>SIX</i>.</p>"
 
 
 def test_the_usual_slip_start_slot_twice_is_read_as_start_and_end():
     out, _ = translate_html("<p>Some <b>bold</b> words.</p>",
-                            lambda texts: [t.replace("7302", "7301").upper() for t in texts])
+                            lambda texts: [t.replace("7302", "7301").upper() for t in texts],
+                            inline="slots")
     assert out == "<p>SOME<b>BOLD</b>WORDS.</p>"
 
 
@@ -349,5 +355,5 @@ def test_which_translations_of_a_slot_sentence_are_decoded_again(translation, ag
         calls.append(list(texts))
         return [translation if "7301" in t else t.upper() for t in texts]
 
-    translate_html("<p>Eight <b>cats</b></p>", fixed, tight=True)
+    translate_html("<p>Eight <b>cats</b></p>", fixed, tight=True, inline="slots")
     assert len(calls) == 1 + again

@@ -13,6 +13,7 @@ from typing import TextIO
 from hanyi.cli.common import add_model_args, load_translator, read_input, stdin_is_interactive
 from hanyi.documents import translate_texts
 from hanyi.documents.formats import FORMATS, detect_format, translate_document
+from hanyi.documents.markup import INLINE
 from hanyi.documents.protect import load_glossary
 from hanyi.errors import InputError
 from hanyi.files import atomic_open
@@ -43,6 +44,11 @@ def add_parser(sub) -> None:
                         "translated, markup, code and links kept), srt (subtitles: timings "
                         "kept) or po (gettext: untranslated entries filled, flagged fuzzy); "
                         "auto: from the -i file's suffix (.md, .html, .srt, .po; default)")
+    p.add_argument("--inline", choices=INLINE, default="align",
+                   help="markdown and html: how emphasis, links and other inline elements "
+                        "inside a sentence go through the model: align (left out, put back "
+                        "where the model's attention says their words went; default) or "
+                        "slots (numbers the model copies: slower, placed by the model)")
     p.add_argument("--in-place", action="store_true",
                    help="allow -o to be the -i file (it is replaced by its translation)")
     p.add_argument("--scores", action="store_true",
@@ -136,7 +142,7 @@ def run_document(args, fmt: str) -> int:
     translator = load_translator(args)
     text = "\n".join(lines) + ("\n" if lines and fmt in ("markdown", "html") else "")
     out, counts = translate_document(translator, text, fmt, keep=tuple(args.keep),
-                                     glossary=glossary, name=name)
+                                     glossary=glossary, name=name, inline=args.inline)
     for key, value in counts.items():
         if value:
             log.info("%s: %s %s", name, value, key.replace("_", " "))

@@ -15,6 +15,7 @@ from hanyi.config import DecodeConfig
 from hanyi.documents.catalog import translate_po
 from hanyi.documents.html_doc import translate_html
 from hanyi.documents.markdown_doc import translate_markdown
+from hanyi.documents.markup import INLINE
 from hanyi.documents.subtitles import translate_srt
 from hanyi.documents.text import translate_texts
 from hanyi.errors import InputError
@@ -35,15 +36,19 @@ def detect_format(path: str | None, asked: str = "auto") -> str:
 
 
 def translate_via(text: str, fmt: str, translate, name: str = "<input>",
-                  target_language: str = "zh") -> tuple[str, dict]:
+                  target_language: str = "zh", inline: str = "align") -> tuple[str, dict]:
     """A document of format ``fmt`` translated by ``translate(texts) -> texts`` (any
     callable: the server's goes through its batcher). Chinese output has no spaces around
-    inline markup (``target_language``)."""
+    inline markup (``target_language``). ``inline``: how Markdown's and HTML's inline
+    elements go through the model: "align" (marks placed back by the model's attention,
+    documents/align.py: the default) or "slots" (slot numbers it copies, markup.py)."""
     tight = target_language == "zh"
+    if inline not in INLINE:
+        raise InputError(f"unknown inline mode {inline!r}; choose from {', '.join(INLINE)}")
     if fmt == "markdown":
-        return translate_markdown(text, translate, tight)
+        return translate_markdown(text, translate, tight, inline)
     if fmt == "html":
-        out, units = translate_html(text, translate, tight)
+        out, units = translate_html(text, translate, tight, inline)
         return out, {"translated": units}
     if fmt == "srt":
         out, bad = translate_srt(text, translate)
@@ -56,11 +61,11 @@ def translate_via(text: str, fmt: str, translate, name: str = "<input>",
 
 def translate_document(translator: Translator, text: str, fmt: str,
                        decode: DecodeConfig | None = None, keep: tuple[str, ...] = (),
-                       glossary: dict[str, str] | None = None, name: str = "<input>"
-                       ) -> tuple[str, dict]:
+                       glossary: dict[str, str] | None = None, name: str = "<input>",
+                       inline: str = "align") -> tuple[str, dict]:
     """The translated document and a few counts about it."""
     def translate(texts: list[str]) -> list[str]:
         return [t.text for t in translate_texts(translator, texts, decode, keep=keep,
                                                 glossary=glossary)]
 
-    return translate_via(text, fmt, translate, name, translator.target_language)
+    return translate_via(text, fmt, translate, name, translator.target_language, inline)

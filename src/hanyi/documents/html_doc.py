@@ -207,13 +207,14 @@ def parse(source: str) -> _Document:
     return doc
 
 
-def translate_html(text: str, translate: Callable[[list[str]], list[str]], tight: bool = True
-                   ) -> tuple[str, int]:
-    """The translated document, and how many blocks and attributes were translated."""
+def translate_html(text: str, translate: Callable[[list[str]], list[str]], tight: bool = True,
+                   inline: str = "align") -> tuple[str, int]:
+    """The translated document, and how many blocks and attributes were translated.
+    ``inline``: how inline elements go through the model (documents/markup.py)."""
     doc = parse(text)
     blocks = [(item, doc.block_unit[id(item)]) for item in doc.items
               if isinstance(item, Block) and id(item) in doc.block_unit]
-    translations = translate_blocks(doc.units, blocks, translate, tight)
+    translations = translate_blocks(doc.units, blocks, translate, tight, inline)
     for tag, name, unit in doc.attribute_units:
         tag.raw = set_attributes(tag.raw, {name: translations[unit]})
     escape = lambda s: html.escape(s, quote=False)  # noqa: E731

@@ -283,9 +283,10 @@ class _Edit:
 
 
 def translate_markdown(text: str, translate: Callable[[list[str]], list[str]],
-                       tight: bool = True) -> tuple[str, dict]:
+                       tight: bool = True, inline: str = "align") -> tuple[str, dict]:
     """The translated document, and counts: elements translated, elements kept as they
-    were because they did not line up with their source."""
+    were because they did not line up with their source. ``inline``: how emphasis and
+    links inside a sentence go through the model (documents/markup.py)."""
     lines = text.split("\n")
     units: list[str] = []
     edits: list[_Edit] = []
@@ -316,7 +317,7 @@ def translate_markdown(text: str, translate: Callable[[list[str]], list[str]],
         if unit is not None or found:
             edits.append(_Edit(span, block, unit))
     blocks = [(edit.block, edit.unit) for edit in edits if edit.unit is not None]
-    translations = translate_blocks(units, blocks, translate, tight)
+    translations = translate_blocks(units, blocks, translate, tight, inline)
     for image, unit in images:
         image.tag.raw = f"![{escape(translations[unit])}]{image.dest}"
     out = apply(lines, edits, tight)

@@ -13,16 +13,21 @@ translation; its score is the mean of the units' scores, its confidence the lowe
 (a document is as trustworthy as its weakest sentence); it is ``passed_through`` only if
 every unit was. N-best alternatives and attention weights exist only for a text that is one
 unit (one sentence); for longer texts they are left out.
+
+A unit may hold inline-markup marks (documents/align.py: private-use characters around
+an element's words): they never reach the model; the unit is translated with attention
+weights and they come back where its words went.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hanyi.config import DecodeConfig
 from hanyi.decoding import Cancel
+from hanyi.documents.align import MARKS, around, place, unmark
 from hanyi.documents.protect import Protected, protect, restore
 from hanyi.inference import Translation, Translator
 from hanyi.tokenization.sentences import split_en, split_zh
@@ -117,6 +122,44 @@ def translate_texts(translator: Translator, texts: list[str], decode: DecodeConf
     units, plans = segment(texts, translator.source_language,
                            lambda s: len(translator.src_vocab.encode(translator.normalize(s)))
                            > limit, keep, glossary)
-    results = translator.translate(units, cfg, need_attention=need_attention, cancel=cancel)
+    results = _translate_units(translator, units, cfg, need_attention, cancel)
     joiner = JOINERS[translator.target_language]
     return [assemble(plan, results, joiner) for plan in plans]
+
+
+def _translate_units(translator: Translator, units: list[str], cfg: DecodeConfig,
+                     need_attention: bool, cancel: Cancel | None) -> list[Translation]:
+    """The Translator's translations of ``units``. A unit holding inline-markup marks
+    (documents/align.py) is translated without them, with attention weights, and gets them
+    back where its words went; those units go in a call of their own, so the others keep
+    the translation cache (attention results bypass it)."""
+    marked = {i: unmark(u) for i, u in enumerate(units) if MARKS.search(u)}
+    if not marked:
+        return translator.translate(units, cfg, need_attention=need_attention, cancel=cancel)
+    results: list[Translation | None] = [None] * len(units)
+    plain = [i for i in range(len(units)) if i not in marked]
+    if plain:
+        done = translator.translate([units[i] for i in plain], cfg,
+                                    need_attention=need_attention, cancel=cancel)
+        results = _scatter(results, plain, done)
+    order = list(marked)
+    done = translator.translate([marked[i].text for i in order], cfg,
+                                need_attention=translator.aligns, cancel=cancel)
+    placed = []
+    for i, result in zip(order, done, strict=True):  # new objects: a result may be cached
+        if result.passed_through:  # the source unchanged: its marks where they were
+            text = units[i]
+        elif result.text:
+            text = place(result.text, marked[i], result.src_tokens, result.tgt_tokens[:-1],
+                         result.attention)
+        else:
+            text = around(result.text, marked[i])
+        placed.append(replace(result, text=text,
+                              attention=result.attention if need_attention else None))
+    return _scatter(results, order, placed)
+
+
+def _scatter(results: list, where: list[int], done: list[Translation]) -> list:
+    for i, result in zip(where, done, strict=True):
+        results[i] = result
+    return results

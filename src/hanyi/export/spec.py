@@ -97,9 +97,12 @@ def build_spec(loaded: LoadedModel):
     pre = cfg.norm_position == "pre"
     # pre_norm=False is the paper's post-LN (§3.1): LayerNorm after each residual add and no
     # final LayerNorm, exactly our norm_position="post".
+    # alignment_heads=0: the attention CTranslate2 returns on request (return_attention) is
+    # the mean over all heads of the last decoder layer's cross-attention, what
+    # documents/align.py places inline markup with (its default is head 0 alone).
     spec = transformer_spec.TransformerSpec.from_config(
         (cfg.encoder_layers, cfg.decoder_layers), cfg.n_heads, pre_norm=pre,
-        activation=common_spec.Activation.RELU)
+        activation=common_spec.Activation.RELU, alignment_layer=-1, alignment_heads=0)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
     spec.config.layer_norm_epsilon = norms[0].eps  # CTranslate2's own default differs
     enc, dec = spec.encoder, spec.decoder

@@ -14,7 +14,18 @@ no_repeat_ngram_size   no_repeat_ngram_size
 no empty output        min_decoding_length=1 (EOS banned at the first step)
 never <pad>, <s>       suppress_sequences=[["<pad>"], ["<s>"]]
 max_len = a·S + b      max_decoding_length = max_len - 1 (see below)
+need_attention         return_attention (see below)
 =====================  ==============================================================
+
+Attention. CTranslate2 returns one (T, S) matrix of cross-attention weights per
+hypothesis: the heads and layer the export chose (``alignment_layer`` and
+``alignment_heads`` of its spec). ``hanyi export`` asks for the mean over all heads of the
+last decoder layer (export/spec.py), so a hypothesis's ``attention`` here is (T, 1, 1, S):
+one "layer" of one "head", that mean — where the PyTorch engine gives every layer and head,
+(T, L, H, S). documents/align.py uses exactly this mean from either engine. Deviation: in a
+batch, CTranslate2 4.x's beam search can give a sentence the first row (the first output
+token's weights) of another sentence of the batch; every later row, and every row of a
+sentence decoded alone, is the same as PyTorch's (tests/test_export.py).
 
 Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, EOS at the first
 step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
@@ -43,6 +54,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+
+import torch
 
 from hanyi.checkpoint import EXPORT_META, load_meta, verify_checksum
 from hanyi.config import DecodeConfig
@@ -84,7 +97,10 @@ def cpu_compute_type(quantization: str, device: str) -> str:
 class CT2Engine:
     """Search over id lists with a ``ctranslate2.Translator``."""
 
-    returns_attention = False  # see search(): use the PyTorch model for attention weights
+    # need_attention gives (T, 1, 1, S), the export's alignment heads (see above): enough to
+    # align (documents/align.py), not every layer and head (the server's heat-maps)
+    returns_attention = False
+    aligns = True
 
     def __init__(self, path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
                  device: str = "cpu", compute_type: str | None = None, threads: int = 0):
@@ -120,7 +136,8 @@ class CT2Engine:
                 "max_batch_size": cfg.batch_size, "return_scores": True}
 
     def _hypotheses(self, result, cfg: DecodeConfig) -> list[Hypothesis]:
-        hyps = []
+        hyps: list[Hypothesis] = []
+        attentions = result.attention or None  # [] unless asked for
         for pieces, score in zip(result.hypotheses, result.scores, strict=True):
             ids = self.tgt_vocab.ids(pieces)
             # CTranslate2 returns the normalised score; undo the normalisation for log P.
@@ -128,7 +145,11 @@ class CT2Engine:
             end = loop_end(ids) if cfg.stop_loops else None
             if end is not None:  # cut where our search stops a loop (see module docstring)
                 ids = ids[:end]
-            hyps.append(Hypothesis(ids, float(score), float(log_prob)))
+            weights = None
+            if attentions is not None:  # (T, S) lists -> (T, 1, 1, S), cut with the tokens
+                weights = torch.tensor(attentions[len(hyps)], dtype=torch.float32)
+                weights = weights[:len(ids) + 1, None, None, :]
+            hyps.append(Hypothesis(ids, float(score), float(log_prob), weights))
         return hyps
 
     def search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool = False,
@@ -136,21 +157,20 @@ class CT2Engine:
         """batch: source id lists (no padding) -> n-best hypotheses per sentence.
         CTranslate2 decodes a batch in one call, so ``cancel`` is asked before it only."""
         check_cancel(cancel)
-        if need_attention:
-            raise InputError("attention weights are not available from a CTranslate2 "
-                             "export; use the PyTorch model directory (--engine torch, "
-                             "Translator.load(..., engine=\"torch\"))")
         caps = [max_output_length(len(ids), cfg) for ids in batch]
         source = [self.src_vocab.pieces(ids) for ids in batch]
-        results = self._translate(source, cfg, max(caps))
+        results = self._translate(source, cfg, max(caps), need_attention)
         out = [self._hypotheses(r, cfg) for r in results]
         for i, (hyps, cap) in enumerate(zip(out, caps, strict=True)):
             if any(len(h.tokens) > cap - 1 for h in hyps):  # ran past its own cap: redo
-                out[i] = self._hypotheses(self._translate([source[i]], cfg, cap)[0], cfg)
+                again = self._translate([source[i]], cfg, cap, need_attention)[0]
+                out[i] = self._hypotheses(again, cfg)
         return out
 
-    def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int):
+    def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int,
+                   need_attention: bool = False):
+        options = self._options(cfg, max_len) | {"return_attention": need_attention}
         try:
-            return self.translator.translate_batch(source, **self._options(cfg, max_len))
+            return self.translator.translate_batch(source, **options)
         except RuntimeError as exc:  # e.g. a length beyond the position table
             raise InputError(f"CTranslate2 could not translate this batch ({exc})") from None

@@ -41,6 +41,7 @@ class TorchEngine:
     """Search over id lists with a hanyi :class:`Transformer`."""
 
     returns_attention = True  # cross-attention weights on request (need_attention)
+    aligns = True  # the same weights give documents/align.py the last layer's mean
 
     def __init__(self, model: Transformer, pad_id: int, device: torch.device | str = "cpu",
                  quantize: str = "none"):

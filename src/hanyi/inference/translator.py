@@ -176,8 +176,16 @@ class Translator:
 
     @property
     def returns_attention(self) -> bool:
-        """Whether ``translate(..., need_attention=True)`` works (PyTorch engines only)."""
+        """Whether ``translate(..., need_attention=True)`` gives every layer's and head's
+        weights (PyTorch engines only; see :attr:`aligns`)."""
         return self.engine.returns_attention
+
+    @property
+    def aligns(self) -> bool:
+        """Whether ``translate(..., need_attention=True)`` gives at least the last decoder
+        layer's head-mean cross-attention (``attention[-1].mean(0)``): both engines do, the
+        CTranslate2 one as (1, 1, T, S) only."""
+        return getattr(self.engine, "aligns", self.engine.returns_attention)
 
     @property
     def name(self) -> str:
