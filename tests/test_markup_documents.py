@@ -102,7 +102,8 @@ def test_markdown_round_trip_keeps_the_token_tree(tight):
         assert kept in out, kept
     for translated in ("# A *SMALL* GUIDE #", "![A CAT PHOTO](cat.png)", "SETEXT HEADING",
                        "| *CAT* | AN ANIMAL |", "1. FIRST STEP.", "MEANING \\| PIPE"):
-        assert translated in out.replace("*SMALL*GUIDE", "*SMALL* GUIDE"), translated
+        spaced = out.replace("A*SMALL*GUIDE", "A *SMALL* GUIDE")  # Chinese: no spaces
+        assert translated in spaced.replace("*SMALL*GUIDE", "*SMALL* GUIDE"), translated
     assert "[SHORTCUT][Shortcut]" in out  # a shortcut reference keeps its label
 
 
@@ -238,7 +239,7 @@ def test_formats_from_suffix_and_through_translate_via():
     out, _ = translate_via("<p>Hi <b>you</b></p>", "html", Upper(), target_language="en")
     assert out == "<p>HI <b>YOU</b></p>"
     out, _ = translate_via("Hi *you*\n", "markdown", Upper(), target_language="zh")
-    assert out == "HI *YOU*\n"
+    assert out == "HI*YOU*\n"
 
 
 def test_garbled_slots_are_translated_again_without_markup_in_one_more_call():
@@ -357,3 +358,16 @@ def test_which_translations_of_a_slot_sentence_are_decoded_again(translation, ag
 
     translate_html("<p>Eight <b>cats</b></p>", fixed, tight=True, inline="slots")
     assert len(calls) == 1 + again
+
+
+@pytest.mark.parametrize("source, chinese, expected", [
+    ("Some **news** today", "今天7301新闻7302发布", "今天**新闻**发布"),  # no space needed
+    ("Some **\"quote\"** today", "今天7301“引用”7302发布", "今天 **“引用”** 发布"),
+    ("Some __news__ today", "今天7301新闻7302发布", "今天 __新闻__ 发布"),  # _ never inside
+])
+def test_chinese_emphasis_gets_spaces_only_where_commonmark_needs_them(source, chinese,
+                                                                       expected):
+    out, _ = translate_markdown(source + "\n", lambda texts: [chinese for _ in texts],
+                                tight=True, inline="slots")
+    assert out == expected + "\n"
+    assert "strong_open" in [t.type for t in parser().parse(out)[1].children]

@@ -50,6 +50,7 @@ the shipped model that decoded about a third of a news document twice.)
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,8 +75,9 @@ class Tag:
     pair: int = -1  # an element's start and end tag share a number >= 0; -1: a lone tag
     line_break: bool = False  # no spaces around it; left out when the model drops its slot
     name: str = ""  # for pairing (HTML): "b" for <b>, "/b" for </b>
-    # Markdown's * _ ~~ delimiters: a word right outside them gets a space between, or
-    # CommonMark may not see them as emphasis ("文字**“引用”**" is not bold; "文字 **“引用”**" is)
+    # Markdown's * _ ~~ delimiters: a word right outside them gets a space between where
+    # CommonMark would not see them as emphasis otherwise ("文字**“引用”**" is not bold;
+    # "文字 **“引用”**" is; "文字**发布**了" is): see _needs_space
     spaced: bool = False
 
 
@@ -319,7 +321,8 @@ def fill(translation: str, slots: dict[str, Tag], escape: Callable[[str], str],
         if i % 2:  # a slot
             if part in placed and part not in used:
                 tag = slots[part]
-                if tag.spaced and part in starts and out and re.search(r"\w$", out[-1]):
+                if (tag.spaced and part in starts and out and re.search(r"\w$", out[-1])
+                        and _needs_space(tag, parts[i + 1].lstrip()[:1])):
                     out.append(" ")
                 out.append(tag.raw)
                 used.add(part)
@@ -332,7 +335,8 @@ def fill(translation: str, slots: dict[str, Tag], escape: Callable[[str], str],
                                    or slots[parts[i + 1]].line_break):
             part = part.rstrip()
         if i and parts[i - 1] in ends and parts[i - 1] in used and slots[parts[i - 1]].spaced \
-                and re.match(r"\w", part):
+                and re.match(r"\w", part) \
+                and _needs_space(slots[parts[i - 1]], parts[i - 2].rstrip()[-1:]):
             part = " " + part
         out.append(escape(part))
     lost = [tag.raw for s, tag in slots.items()
@@ -340,6 +344,14 @@ def fill(translation: str, slots: dict[str, Tag], escape: Callable[[str], str],
     opens = [t.raw for t in wrapped[0::2]]
     closes = [t.raw for t in reversed(wrapped[1::2])]
     return "".join([*opens, *out, *lost, *closes])
+
+
+def _needs_space(tag: Tag, edge: str) -> bool:
+    """Does CommonMark need a space between this delimiter and a word outside it? Yes
+    for ``_`` (never emphasis inside a word) and where the content begins (or ends) with
+    punctuation or more markup (``edge``: its first or last character; empty: a tag):
+    "文字 **“引用”**"; "文字**发布**了" is emphasis as it stands."""
+    return tag.raw.startswith("_") or not edge or unicodedata.category(edge)[0] in "PS"
 
 
 def elements(slots: dict[str, Tag]) -> list[tuple[str, str]]:
