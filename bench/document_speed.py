@@ -8,8 +8,10 @@ line; as a plain-text document of paragraphs (up to 5 sentences per line, a blan
 between paragraphs, a headline on a line of its own), which hanyi.documents splits into
 sentences, batches and joins again; and as a Markdown document of the same sentences
 (headlines as headings, paragraphs, bullet lists, bold words and links:
-documents/markdown_doc.py, whose inline markup travels as slots, sentence by sentence, and
-whose sentences are translated again without markup where the model garbles a slot).
+documents/markdown_doc.py; bold words and links are placed back by the model's attention,
+documents/align.py — with ``--slots`` also a fourth time with them sent as slot numbers,
+``--inline slots``, whose sentences are translated again without markup where the model
+garbles a slot).
 Reports sentences/s of each and the ratio to per-line speed (the target: document mode
 >= 90%), best of ``--repeats`` rounds, the three interleaved in each round. Run it on a
 quiet machine: it is a timing.
@@ -104,15 +106,19 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--slots", action="store_true",
+                        help="also time the Markdown document with --inline slots")
     args = parser.parse_args()
     translator = Translator.load(args.model, threads=args.threads)
     lines = sentences(Path(args.data), args.sentences)
     document = "\n\n".join(" ".join(group) for group in groups(lines))
     page = markdown(lines)
-    best = best_times(args.repeats, {
-        "per_line": lambda: translate_texts(translator, lines),
-        "document": lambda: translate_texts(translator, [document]),
-        "markdown": lambda: translate_document(translator, page, "markdown")})
+    runs = {"per_line": lambda: translate_texts(translator, lines),
+            "document": lambda: translate_texts(translator, [document]),
+            "markdown": lambda: translate_document(translator, page, "markdown")}
+    if args.slots:
+        runs["slots"] = lambda: translate_document(translator, page, "markdown", inline="slots")
+    best = best_times(args.repeats, runs)
     per_line, as_document, as_markdown = best["per_line"], best["document"], best["markdown"]
     n = len(lines)
     print(f"{n} sentences, engine {translator.engine_name}, beam {translator.decode_cfg.beam_size}")
@@ -121,6 +127,9 @@ def main() -> None:
           f"{per_line / as_document:.1%} of per-line speed")
     print(f"as Markdown:       {n / as_markdown:7.1f} sentences/s ({as_markdown:.1f} s), "
           f"{per_line / as_markdown:.1%} of per-line speed")
+    if "slots" in best:
+        print(f"Markdown, slots:   {n / best['slots']:7.1f} sentences/s ({best['slots']:.1f} s), "
+              f"{per_line / best['slots']:.1%} of per-line speed")
 
 
 if __name__ == "__main__":

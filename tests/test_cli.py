@@ -252,7 +252,12 @@ def test_markdown_and_html_files_keep_their_structure(tmp_path):
             self.tags.append(("/" + tag, []))
 
     page = "<h1>Welcome</h1><p>Please <a href='/in'>sign in</a> now.</p><img alt='A cat'>"
-    proc = hanyi("translate", "--model", shipped, "--format", "html", stdin=page.encode())
-    assert proc.returncode == 0, proc.stderr.decode()
-    html_out = proc.stdout.decode()
-    assert Tags(html_out).tags == Tags(page).tags and "A cat" not in html_out
+    for inline in ("align", "slots"):  # placed by attention (the default), or as slots
+        proc = hanyi("translate", "--model", shipped, "--format", "html", "--inline", inline,
+                     stdin=page.encode())
+        assert proc.returncode == 0, proc.stderr.decode()
+        html_out = proc.stdout.decode()
+        assert Tags(html_out).tags == Tags(page).tags and "A cat" not in html_out
+    proc = hanyi("translate", "--model", shipped, "--format", "html", "--inline", "tags",
+                 stdin=page.encode())
+    assert proc.returncode == 2 and b"--inline" in proc.stderr

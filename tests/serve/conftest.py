@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from hanyi.config import DecodeConfig, ServeConfig
@@ -47,6 +48,7 @@ class FakeTranslator:
 
     source_language, target_language = "en", "zh"
     engine_name, returns_attention = "fake", False
+    aligns = True  # word i of the output attends to word i of the input (documents/align.py)
     src_vocab = type("WordVocab", (), {"encode": staticmethod(str.split)})()  # for documents
 
     def __init__(self, gate: threading.Event | None = None, delay_s: float = 0.0):
@@ -74,7 +76,17 @@ class FakeTranslator:
             self.gate.wait(10)
         if self.delay_s:
             threading.Event().wait(self.delay_s)
-        return [Translation(text.upper(), score=-1.0) for text in texts]
+        return [self._translation(text, need_attention) for text in texts]
+
+    @staticmethod
+    def _translation(text: str, need_attention: bool) -> Translation:
+        out = Translation(text.upper(), score=-1.0)
+        words = text.split()
+        if need_attention and words:  # one piece a word, each output word on its own
+            out.src_tokens = ["▁" + w for w in words]
+            out.tgt_tokens = ["▁" + w.upper() for w in words] + ["</s>"]
+            out.attention = torch.eye(len(words) + 1, len(words))[None, None]
+        return out
 
 
 @pytest.fixture

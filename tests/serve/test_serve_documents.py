@@ -23,14 +23,19 @@ def test_api_translate_takes_a_format(client):
     r = client.post("/api/translate", json={"text": "# Hi *there*\n\nRun `ls` now.\n",
                                             "format": "markdown"})
     assert r.status_code == 200, r.text
-    assert r.json()["translation"] == "# HI *THERE*\n\nRUN`ls`NOW.\n"
+    assert r.json()["translation"] == "# HI*THERE*\n\nRUN`ls`NOW.\n"  # (no spaces: Chinese)
+    for inline in ("align", "slots"):  # by the model's attention, or as slot numbers
+        r = client.post("/api/translate", json={"text": "Hi *there*, you", "inline": inline,
+                                                "format": "markdown"})
+        assert r.status_code == 200 and r.json()["translation"] == "HI*THERE*, YOU", r.text
     r = client.post("/api/translate", json={"texts": ["<p>Dear <b>user</b></p>", "<i>x</i>"],
                                             "format": "html", "glossary": {"user": "用户"}})
     assert r.status_code == 200, r.text
     assert r.json()["translations"] == ["<p>DEAR<b>用户</b></p>", "<i>X</i>"]
     for body, fragment in (({"text": "x", "format": "docx"}, "format"),
                            ({"text": "x", "format": "html", "attention": True}, "n-best"),
-                           ({"text": "x", "format": "html", "beam": 2, "nbest": 2}, "n-best")):
+                           ({"text": "x", "format": "html", "beam": 2, "nbest": 2}, "n-best"),
+                           ({"text": "x", "format": "html", "inline": "tags"}, "inline")):
         r = client.post("/api/translate", json=body)
         assert r.status_code == 422 and fragment in r.json()["error"], r.text
 

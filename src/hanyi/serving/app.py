@@ -291,7 +291,8 @@ async def run_translation(req: TranslateRequest, request: Request | None, transl
         return await run_request(req, translator, batcher, cfg, request)
     decode = decode_options(req, translator, cfg)
     return [await documents.translate(text, req.format, decode=decode,
-                                      keep=tuple(req.keep or ()), glossary=req.glossary)
+                                      keep=tuple(req.keep or ()), glossary=req.glossary,
+                                      inline=req.inline)
             for text in req.all_texts]
 
 

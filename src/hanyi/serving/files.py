@@ -51,8 +51,8 @@ class Documents:
         self.translator, self.batcher, self.cfg = translator, batcher, cfg
 
     async def translate(self, text: str, fmt: str, name: str = "<input>", decode=None,
-                        keep: tuple[str, ...] = (), glossary: dict | None = None
-                        ) -> Translation:
+                        keep: tuple[str, ...] = (), glossary: dict | None = None,
+                        inline: str = "align") -> Translation:
         """The translated document; its score is the mean of its sentences', its
         confidence the lowest (as for a paragraph, documents/text.py)."""
         decode = decode or self.translator.decode_cfg
@@ -68,7 +68,7 @@ class Documents:
 
         try:
             out, _ = await run_in_threadpool(translate_via, text, fmt, via_batcher, name,
-                                             self.translator.target_language)
+                                             self.translator.target_language, inline)
         except QueueFullError as exc:
             raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
         except TimeoutError:
@@ -127,6 +127,7 @@ def install_file_endpoint(app: FastAPI, documents: Documents, gate) -> None:
                              format: Annotated[str, Form()] = "auto",
                              glossary: Annotated[str, Form()] = "",
                              keep: Annotated[str, Form()] = "",
+                             inline: Annotated[str, Form()] = "align",
                              api_key: Annotated[str, Form()] = ""):
         """Translate an uploaded file (multipart field ``file``) in its format."""
         gate.check_header(request)
@@ -139,7 +140,8 @@ def install_file_endpoint(app: FastAPI, documents: Documents, gate) -> None:
         except HanyiError as exc:
             raise ApiError(422, str(exc)) from None
         gate.admit(request, api_key or None, len(text))
-        out = await documents.translate(text, fmt, name, keep=kept, glossary=terms)
+        out = await documents.translate(text, fmt, name, keep=kept, glossary=terms,
+                                        inline=inline)
         disposition = f'attachment; filename="{download_name(name, fmt)}"'
         return Response(out.text, media_type=MEDIA_TYPES[fmt],
                         headers={"Content-Disposition": disposition})

@@ -55,6 +55,9 @@ class TranslateRequest(BaseModel):
         "text", description="text: lines and sentences; markdown, html, srt, po: each text is "
                             "a whole document of that format, its markup kept (no n-best or "
                             "attention for documents)")
+    inline: Literal["align", "slots"] = Field(
+        "align", description="markdown, html: inline elements placed back by the model's "
+                             "attention (align) or sent through it as numbered slots (slots)")
 
     @model_validator(mode="after")
     def _one_input(self) -> TranslateRequest:
