@@ -2,17 +2,20 @@
 
     python bench/term_alignment.py [--model models/hanyi-en-zh] [--data ../shared/data]
 
-Markdown and HTML today send a sentence's inline markup through the model as slot numbers
-(documents/protect.py); that costs tokens, and a model that garbles a slot makes the
-sentence go through again. Bergamot instead translates the plain text and puts the tags
-back by alignment. This asks whether our model's cross-attention is good enough for that,
+Markdown and HTML sent a sentence's inline markup through the model as slot numbers
+(documents/markup.py, now ``--inline slots``); that costs tokens, and a model that garbles
+a slot makes the sentence go through again. Bergamot instead translates the plain text and
+puts the tags back by alignment (documents/align.py, now the default). This asks how good
+our model's cross-attention is for that,
 on something with a known answer: the 100 newsdev2017 sentences of bench/glossary.py,
 translated *without* the glossary (PyTorch engine, attention kept). Wherever the output
 holds the glossary's Chinese for an English term, the term's source pieces are aligned to
 output pieces — either each output piece to its most-attended source piece ("t2s") or
 each source piece to its most-attending output piece ("s2t") — under each layer's
-head-mean, all layers' mean, and every single head. Reported per way: how often the
-aligned output characters overlap the term's Chinese ("overlap"), and how often they also
+head-mean, all layers' mean, and every single head — or, as documents/align.py places
+markup ("run"), the contiguous run of output pieces that put more than half of their
+attention on the term's pieces, the run with the largest sum of (share - 0.5). Reported
+per way: how often the aligned output characters overlap the term's Chinese ("overlap"), and how often they also
 lie within it, one character either side allowed ("tight": a tag put there would wrap the
 right word).
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from glossary import GLOSSARY, sentences_with_terms  # noqa: E402
 
+from hanyi.documents.align import SHARE, best_run  # noqa: E402
 from hanyi.inference import Translator  # noqa: E402
 
 
@@ -88,7 +92,9 @@ def main() -> None:
                 att = att[:len(tgt), :len(src)]  # (T, S)
                 t2s = [t for t, s in enumerate(att.argmax(-1).tolist()) if s in mine]
                 s2t = [int(att[:, s].argmax()) for s in mine]
-                for way, picked in (("t2s", t2s), ("s2t", s2t)):
+                share = att / att.sum(-1, keepdim=True)  # documents/align.py's way: the
+                a, b = best_run((share[:, mine].sum(-1) - SHARE).tolist())  # best run
+                for way, picked in (("t2s", t2s), ("s2t", s2t), ("run", range(a, b))):
                     chars = {c for t in picked for c in spans[t]}
                     row = tally.setdefault((name, way), [0, 0, 0])
                     row[0] += 1
