@@ -15,9 +15,9 @@ each source piece to its most-attending output piece ("s2t") — under each laye
 head-mean, all layers' mean, and every single head — or, as documents/align.py places
 markup ("run"), the contiguous run of output pieces that put more than half of their
 attention on the term's pieces, the run with the largest sum of (share - 0.5). Reported
-per way: how often the aligned output characters overlap the term's Chinese ("overlap"), and how often they also
-lie within it, one character either side allowed ("tight": a tag put there would wrap the
-right word).
+per way: how often the aligned output characters overlap the term's Chinese
+("overlap"), and how often they also lie within it, one character either side allowed
+("tight": a tag put there would wrap the right word).
 """
 
 from __future__ import annotations

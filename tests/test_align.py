@@ -81,6 +81,16 @@ def test_an_element_wraps_what_its_words_became():
     assert place(TEXT, m, SRC, TGT, att) == f"{S0}点击这里{E0}以{S1}继续{E1}。"
 
 
+def test_punctuation_at_the_edges_stays_outside():
+    tgt, text = ["▁点击", "，", "这里", "以", "继续", "。"], "点击，这里以继续。"
+    att = attention_of([0, 1, 1, 2, 3, 4], len(SRC))  # the comma attends to "here" too
+    m = unmark(f"Click {S0}here{E0} to continue.")
+    assert place(text, m, SRC, tgt, att) == f"点击，{S0}这里{E0}以继续。"
+    m = unmark(f"Click here to {S0}continue.{E0}")  # punctuation inside the element
+    assert place(text, m, SRC, tgt, attention_of([0, 1, 1, 2, 3, 4], len(SRC))) == \
+        f"点击，这里以{S0}继续。{E0}"
+
+
 def test_placement_follows_attention_not_position():
     att = attention_of([3, 2, 1, 0, 4], len(SRC))  # "continue" became the first piece
     m = unmark(f"Click here to {S0}continue{E0}.")
