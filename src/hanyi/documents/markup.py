@@ -6,8 +6,8 @@ where the model's cross-attention says its words went (documents/align.py: no ex
 tokens, nothing to garble, no second decode); ``"slots"`` sends it as two slot numbers the
 model copies, as below. Lone tags (``<br>``, ``<img>``, a code span) are slots either way.
 On 100 news sentences with one bold word each the shipped model's attention put the bold
-on exactly the word's Chinese 40 times of 58 and within a character of it 44 times; its
-slots came back in place 3 times and widened to the whole sentence 44 times
+on exactly the word's Chinese 44 times of 57 and within a character of it 46 times; its
+slots came back in place 2 times and widened to the whole sentence 42 times
 (bench/markup_placement.py, docs/RESULTS.md).
 
 A block of a Markdown or HTML document (a paragraph, a heading, a list item, a table cell)
