@@ -301,6 +301,10 @@ async def run_request(req: TranslateRequest, translator, batcher: DynamicBatcher
     """Check limits, queue the texts, wait (bounded) for the worker's translations."""
     decode = decode_options(req, translator, cfg)
     need_attention = req.attention or req.attention_heads
+    if need_attention and not translator.returns_attention:  # (a CTranslate2 export's
+        # alignment weights are one head mean, not the per-layer heat-map asked for)
+        raise ApiError(400, f"attention weights per layer and head are not available from "
+                            f"the {translator.engine_name} engine; serve with --engine torch")
     # --keep terms and a glossary differ per request: they become slots here, before the
     # texts meet other requests' in a batch, and are put back when the answer comes
     protected = [protect(t, tuple(req.keep or ()), req.glossary) for t in req.all_texts]
