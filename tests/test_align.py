@@ -141,9 +141,10 @@ class ReversingEngine:
     name, returns_attention, aligns = "reversing", True, True
 
     def __init__(self, vocab: WordVocab):
-        self.vocab, self.seen = vocab, []
+        self.vocab, self.seen, self.asked = vocab, [], []
 
     def search(self, batch, cfg, need_attention=False, cancel=None):
+        self.asked.append((len(batch), need_attention))
         out = []
         for ids in batch:
             self.seen.append(" ".join(p[1:] for p in self.vocab.pieces(ids)))
@@ -181,3 +182,33 @@ def test_documents_place_inline_markup_by_attention(fmt, doc, expected):
     assert not any(ch.isdigit() or "\ue000" <= ch <= "\uf8ff" for s in engine.seen for ch in s)
     slots, _ = translate_document(translator, doc, fmt, inline="slots")
     assert any("7301" in s for s in engine.seen)  # the other way sends slot numbers
+
+
+def test_marked_sentences_share_the_batches_of_the_others():
+    """One Translator call for a document: the sentence whose markup is placed asks for
+    attention, the others ride in the same batch and get none (nor does a document
+    without inline markup ask for any)."""
+    translator, engine = reversing_translator()
+    translator.target_language = "en"
+    out, _ = translate_document(translator, "Read **the manual** now. Then rest.\n\nGood night.\n",
+                                "markdown")
+    assert out == "NOW. **MANUAL THE** READ REST. THEN\n\nNIGHT. GOOD\n"
+    assert engine.asked == [(3, True)]
+    engine.asked.clear()
+    translate_document(translator, "Then rest.\n\nGood night.\n", "markdown")
+    assert engine.asked == [(2, False)]
+
+
+def test_attention_flags_per_text():
+    """``need_attention`` as one flag per text: only the texts that ask get weights and
+    bypass the cache; the others are cached as usual."""
+    translator, engine = reversing_translator()
+    translator.enable_cache(10)
+    first = translator.translate(["a b", "c d"], need_attention=[True, False])
+    assert first[0].attention is not None and first[1].attention is None
+    assert engine.asked == [(2, True)]
+    again = translator.translate(["a b", "c d"], need_attention=[True, False])
+    assert engine.asked[-1] == (1, True) and again[1].text == first[1].text  # "c d": cached
+    assert torch.equal(again[0].attention, first[0].attention)
+    with pytest.raises(ValueError, match="1 flags for 2 texts"):
+        translator.translate(["a b", "c d"], need_attention=[True])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import dataclass
 
 import pytest
@@ -268,3 +269,20 @@ def test_loop_end_is_where_the_search_stops():
         hyps, = search(model, SRC, cfg(max_len_a=0.0, max_len_b=50, stop_loops=False))
         assert loop_end(hyps[0].tokens) == kept
     assert loop_end([A, B, A, B, B, A]) is None
+
+
+def test_loop_end_agrees_with_looping():
+    """The list version of the loop rule equals the tensor one (:func:`looping` on every
+    prefix), on random outputs over few tokens, where loops of every period occur."""
+    rng = random.Random(7)
+    found = set()
+    for _ in range(300):
+        period = rng.choice([1, 2, 3, 5, 8])
+        tokens = [rng.randrange(3) for _ in range(rng.randrange(0, 20))]
+        tokens += [rng.randrange(2) for _ in range(period)] * rng.randrange(1, 9)
+        tokens += [rng.randrange(3) for _ in range(rng.randrange(0, 5))]
+        expected = next((end for end in range(1, len(tokens) + 1)
+                         if looping(torch.tensor([tokens[:end]])).item()), None)
+        assert loop_end(tokens) == expected, tokens
+        found.add(expected is None)
+    assert found == {True, False}  # both kinds of output were drawn

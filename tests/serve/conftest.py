@@ -76,7 +76,9 @@ class FakeTranslator:
             self.gate.wait(10)
         if self.delay_s:
             threading.Event().wait(self.delay_s)
-        return [self._translation(text, need_attention) for text in texts]
+        flags = ([need_attention] * len(texts) if isinstance(need_attention, bool)
+                 else need_attention)  # one flag for all, or one per text
+        return [self._translation(text, flag) for text, flag in zip(texts, flags, strict=True)]
 
     @staticmethod
     def _translation(text: str, need_attention: bool) -> Translation:

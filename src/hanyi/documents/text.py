@@ -131,35 +131,21 @@ def _translate_units(translator: Translator, units: list[str], cfg: DecodeConfig
                      need_attention: bool, cancel: Cancel | None) -> list[Translation]:
     """The Translator's translations of ``units``. A unit holding inline-markup marks
     (documents/align.py) is translated without them, with attention weights, and gets them
-    back where its words went; those units go in a call of their own, so the others keep
-    the translation cache (attention results bypass it)."""
+    back where its words went. All units go in one call, so the marked ones share the
+    others' length-sorted batches; only they ask for attention (and bypass the cache)."""
     marked = {i: unmark(u) for i, u in enumerate(units) if MARKS.search(u)}
-    if not marked:
-        return translator.translate(units, cfg, need_attention=need_attention, cancel=cancel)
-    results: list[Translation | None] = [None] * len(units)
-    plain = [i for i in range(len(units)) if i not in marked]
-    if plain:
-        done = translator.translate([units[i] for i in plain], cfg,
-                                    need_attention=need_attention, cancel=cancel)
-        results = _scatter(results, plain, done)
-    order = list(marked)
-    done = translator.translate([marked[i].text for i in order], cfg,
-                                need_attention=translator.aligns, cancel=cancel)
-    placed = []
-    for i, result in zip(order, done, strict=True):  # new objects: a result may be cached
+    texts = [marked[i].text if i in marked else u for i, u in enumerate(units)]
+    wants = [need_attention or (i in marked and translator.aligns) for i in range(len(units))]
+    results = translator.translate(texts, cfg, need_attention=wants, cancel=cancel)
+    for i, unit in marked.items():  # new objects: a result may be cached
+        result = results[i]
         if result.passed_through:  # the source unchanged: its marks where they were
             text = units[i]
         elif result.text:
-            text = place(result.text, marked[i], result.src_tokens, result.tgt_tokens[:-1],
+            text = place(result.text, unit, result.src_tokens, result.tgt_tokens[:-1],
                          result.attention)
         else:
-            text = around(result.text, marked[i])
-        placed.append(replace(result, text=text,
-                              attention=result.attention if need_attention else None))
-    return _scatter(results, order, placed)
-
-
-def _scatter(results: list, where: list[int], done: list[Translation]) -> list:
-    for i, result in zip(where, done, strict=True):
-        results[i] = result
+            text = around(result.text, unit)
+        results[i] = replace(result, text=text,
+                             attention=result.attention if need_attention else None)
     return results

@@ -21,6 +21,7 @@ import dataclasses
 import importlib.util
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,15 +208,23 @@ class Translator:
         return self._detokenize(self.tgt_vocab.decode(tokens))
 
     def translate(self, texts: list[str], decode: DecodeConfig | None = None,
-                  need_attention: bool = False,
+                  need_attention: bool | Sequence[bool] = False,
                   cancel: Cancel | None = None) -> list[Translation]:
-        """One Translation per text, in order. ``cancel()``, if given, is asked between
-        decoding steps; when it says True the call raises :class:`~hanyi.errors.Cancelled`."""
+        """One Translation per text, in order. ``need_attention``: for every text, or one
+        flag per text (documents/text.py asks only for the sentences whose inline markup
+        it places: they are batched with the rest, and a batch is searched with attention
+        when one of its sentences asks). A text that asks bypasses the cache; one that does
+        not gets ``attention=None``. ``cancel()``, if given, is asked between decoding
+        steps; when it says True the call raises :class:`~hanyi.errors.Cancelled`."""
         cfg = decode or self.decode_cfg
-        cache = None if need_attention else self.cache
-        keys = [cache.key(cfg, self.normalize(t)) if cache is not None else None
-                for t in texts]
-        cached = [cache.get(k) if cache is not None and t.strip() else None
+        wants = ([bool(need_attention)] * len(texts) if isinstance(need_attention, bool)
+                 else [bool(w) for w in need_attention])
+        if len(wants) != len(texts):
+            raise ValueError(f"need_attention: {len(wants)} flags for {len(texts)} texts")
+        cache = self.cache
+        keys = [cache.key(cfg, self.normalize(t)) if cache is not None and not w else None
+                for t, w in zip(texts, wants, strict=True)]
+        cached = [cache.get(k) if k is not None and t.strip() else None
                   for k, t in zip(keys, texts, strict=True)]
         foreign = [cfg.pass_through and not is_in_language(t, self.source_language)
                    for t in texts]
@@ -227,14 +236,16 @@ class Translator:
         todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
-            hyps = self._search([encoded[i] for i in chunk], cfg, need_attention, cancel)
+            hyps = self._search([encoded[i] for i in chunk], cfg,
+                                any(wants[i] for i in chunk), cancel)
             for i, sentence_hyps in zip(chunk, hyps, strict=True):
-                results[i] = self._to_translation(encoded[i], sentence_hyps)
+                results[i] = self._to_translation(encoded[i], sentence_hyps, wants[i])
         if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
-            self._rescue_numbers(texts, encoded, results, cfg, need_attention, cancel)
+            self._rescue_numbers(texts, encoded, results, cfg, wants, cancel)
         if cache is not None:
             for i in todo:
-                cache.put(keys[i], results[i])
+                if keys[i] is not None:
+                    cache.put(keys[i], results[i])
         return results
 
     def enable_cache(self, max_entries: int) -> TranslationCache:
@@ -245,7 +256,7 @@ class Translator:
 
     def _rescue_numbers(self, texts: list[str], encoded: list[list[int]],
                         results: list[Translation], cfg: DecodeConfig,
-                        need_attention: bool, cancel: Cancel | None) -> None:
+                        wants: list[bool], cancel: Cancel | None) -> None:
         """In place: a translation that lost a number written in digits is replaced by the
         best hypothesis of a wider beam that keeps them all (see inference/numbers.py)."""
         sources = [self.normalize(text) for text in texts]  # full-width digits -> ASCII
@@ -262,7 +273,8 @@ class Translator:
                                                                             cfg.nbest)))
         for start in range(0, len(lost), cfg.batch_size):
             chunk = lost[start:start + cfg.batch_size]
-            hyps = self._search([encoded[i] for i in chunk], wide, need_attention, cancel)
+            hyps = self._search([encoded[i] for i in chunk], wide,
+                                any(wants[i] for i in chunk), cancel)
             for i, sentence_hyps in zip(chunk, hyps, strict=True):
                 texts_out = [self.detokenize(h.tokens) for h in sentence_hyps]
                 keep = first_keeping_numbers(sources[i], texts_out)
@@ -270,7 +282,7 @@ class Translator:
                     continue  # no hypothesis keeps them: the original translation stands
                 log.debug("sentence %d: hypothesis %d of beam %d keeps its numbers", i, keep, beam)
                 ordered = [sentence_hyps[keep]] + sentence_hyps[:keep] + sentence_hyps[keep + 1:]
-                results[i] = self._to_translation(encoded[i], ordered[:cfg.nbest])
+                results[i] = self._to_translation(encoded[i], ordered[:cfg.nbest], wants[i])
 
     def _search(self, batch: list[list[int]], cfg: DecodeConfig, need_attention: bool,
                 cancel: Cancel | None) -> list[list[Hypothesis]]:
@@ -279,8 +291,10 @@ class Translator:
             cfg = dataclasses.replace(cfg, max_output_tokens=positions)
         return self.engine.search(batch, cfg, need_attention=need_attention, cancel=cancel)
 
-    def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis]) -> Translation:
+    def _to_translation(self, src_ids: list[int], hyps: list[Hypothesis],
+                        with_attention: bool) -> Translation:
         best = hyps[0]
+        weights = best.attention if with_attention else None
         per_token = [mean_log_prob(h.log_prob, len(h.tokens)) for h in hyps]
         sure = [confidence(x, self.calibration) for x in per_token]
         return Translation(
@@ -292,5 +306,5 @@ class Translator:
                           for h, c in zip(hyps, sure, strict=True)],
             src_tokens=self.src_vocab.pieces(src_ids),
             tgt_tokens=self.tgt_vocab.pieces(best.tokens) + ["</s>"],
-            attention=None if best.attention is None else best.attention.permute(1, 2, 0, 3),
+            attention=None if weights is None else weights.permute(1, 2, 0, 3),
         )
