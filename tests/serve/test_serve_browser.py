@@ -12,6 +12,7 @@ made). `.ci/run` installs chromium and chromium-driver; without them the test sk
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -166,6 +167,7 @@ def run_page(driver, text: str, fmt: str = "text", glossary: str = "") -> str:
 
 def test_page_translates_paragraphs_documents_glossary_and_files(server_url, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     browser.get(server_url + "/")
     out = run_page(browser, "I like to read books. Tom likes tea.\n\nWhere is the station?")
@@ -179,6 +181,16 @@ def test_page_translates_paragraphs_documents_glossary_and_files(server_url, bro
     out = run_page(browser, "<p>I like <b>books</b>.</p><pre>x = 1</pre>", "html")
     assert out.startswith("<p>") and "<b>" in out and out.endswith("</p><pre>x = 1</pre>")
     assert CJK.search(out), out
+    browser.execute_script(  # what the page sends, from here on
+        "window.sent = []; const real = window.fetch;"
+        "window.fetch = (url, options) => { window.sent.push(options && options.body);"
+        " return real(url, options); };")
+    Select(browser.find_element(By.ID, "inline")).select_by_value("slots")
+    out = run_page(browser, "<p>I like <b>books</b>.</p>", "html")
+    assert out.startswith("<p>") and "<b>" in out and CJK.search(out), out
+    assert json.loads(browser.execute_script(
+        "return window.sent.filter(b => typeof b === 'string')[0]"))["inline"] == "slots"
+    Select(browser.find_element(By.ID, "inline")).select_by_value("align")
     out = run_page(browser, "Tom likes tea.", glossary="Tom = 汤姆先生")
     assert "汤姆先生" in out  # the glossary's Chinese, in place or appended: never lost
     browser.save_screenshot(str(tmp_path / "serve-documents.png"))
@@ -189,6 +201,9 @@ def test_page_translates_paragraphs_documents_glossary_and_files(server_url, bro
     browser.find_element(By.ID, "translate-file").click()
     link = wait_for(browser, lambda d: d.find_element(By.ID, "download").is_displayed()
                     and d.find_element(By.ID, "download"))
+    assert browser.execute_script(
+        "return window.sent.filter(b => b instanceof FormData).pop().get('inline')") \
+        == "align"
     assert link.get_attribute("download") == "guide.zh.md"
     assert link.get_attribute("href").startswith("blob:")
     content = browser.execute_async_script(

@@ -18,7 +18,7 @@ async function translate() {
   const body = format === "text" ?
     { text, beam, nbest: Math.min(Number($("nbest").value), beam),
       attention_heads: attentionAvailable } :
-    { text, beam, format };
+    { text, beam, format, inline: $("inline").value };
   if (glossary) body.glossary = glossary;
   $("output").dataset.state = "busy";
   setBusy(true);
@@ -75,6 +75,7 @@ async function translateFile() {
   try { glossary = readGlossary(); } catch (err) { showError(err.message); return; }
   const form = new FormData();
   form.append("file", file);
+  form.append("inline", $("inline").value);  // Markdown and HTML files; others ignore it
   if (glossary) form.append("glossary", JSON.stringify(glossary));
   $("translate-file").disabled = true;
   $("translate-file").textContent = "Translating…";
