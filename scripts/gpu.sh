@@ -21,6 +21,9 @@
 # `hanyi evaluate --config configs/large-everyday.yaml --model DIR --by-length`, and
 # bench/glossary.py + bench/document_speed.py before anything ships.
 #
+# INIT=DIR (a model carried along) skips stage 1 and trains stage 2 on from DIR (LR2: its
+# peak lr, default 3e-4): a second call that continues the first one's model.
+#
 # Run `LIMIT=60 DEVICE=cpu bash scripts/gpu.sh train` here to check the script end to end
 # on a CPU (minutes of training become seconds; OUT defaults to /tmp/hanyi-gpu-out).
 set -euo pipefail
@@ -61,16 +64,19 @@ train() {
   local py=${PYTHON:-python3} s1=$((limit * 62 / 100)) s2=$((limit * 24 / 100))
   local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
                 --set tokenizer.slot_symbols=true --set train.tf32=true)
+  # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
+  # (e.g. a model an earlier call brought back, carried beside .gpu)
+  if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
   # stage 1: from scratch; minutes in the config are what the train loop may spend
-  "$py" -m hanyi train configs/large.yaml --out "$runs/stage1" "${common[@]}" \
+  [ "$s1" -gt 0 ] && "$py" -m hanyi train configs/large.yaml --out "$runs/stage1" "${common[@]}" \
     --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
     --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage1.log"
   # stage 2: the everyday mix, from stage 1's average (its best with one checkpoint only)
-  local init=$runs/stage1/averaged
+  local init=${INIT:-$runs/stage1/averaged}
   [ -d "$init" ] || init=$runs/stage1/best
   "$py" -m hanyi train configs/large-everyday.yaml --out "$runs/stage2" "${common[@]}" \
-    --set "train.init_from=$init" --set train.max_tokens=12000 \
+    --set "train.init_from=$init" --set train.max_tokens=12000 --set "train.lr=${LR2:-3e-4}" \
     --set "train.max_minutes=$(python3 -c "print($s2 / 60)")" --set train.save_every=150 \
     --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage2.log"
