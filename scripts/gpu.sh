@@ -24,20 +24,44 @@
 # INIT=DIR (a model carried along) skips stage 1 and trains stage 2 on from DIR (LR2: its
 # peak lr, default 3e-4): a second call that continues the first one's model.
 #
-# Run `LIMIT=60 DEVICE=cpu bash scripts/gpu.sh train` here to check the script end to end
-# on a CPU (minutes of training become seconds; OUT defaults to /tmp/hanyi-gpu-out).
+# DATA, CONFIG1, CONFIG2: the prepared data and the two stages' configs (default
+# data/large3, configs/large.yaml, configs/large-everyday.yaml).
+#
+# Back-translation with a reverse model trained here (issue 14, step 3), two calls:
+#   A: `LIMIT=420 bash scripts/gpu.sh bt` (carry .gpu, packed with the monolingual Chinese
+#      of .gpu/mono): trains zh-en from scratch on DATA (CONFIG1 read the other way) for
+#      half of LIMIT, scores it on FLORES dev zh->en, then back-translates .gpu/mono/*.zh.xz
+#      in order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
+#      returns bt.tar.xz and the reverse model (float16 parts).
+#      Here: `scripts/gpu.sh unpack-bt FILES_AT runs/bt`, then
+#      `HANYI_BT=runs/bt/bt hanyi prepare configs/large-bt.yaml` (data/large-bt) and
+#      `DATA=data/large-bt scripts/gpu.sh pack`.
+#   B: `DATA=data/large-bt CONFIG1=configs/large-bt.yaml CONFIG2=configs/large-bt-everyday.yaml
+#      LIMIT=500 bash scripts/gpu.sh train`: the two stages from scratch on real + tagged
+#      synthetic pairs, against the shipped model's first call (LIMIT=500 on data/large3).
+#
+# Run `LIMIT=60 DEVICE=cpu bash scripts/gpu.sh train` here to check the script end to end on
+# a CPU (minutes of training become seconds; OUT defaults to /tmp/hanyi-gpu-out); for `bt`
+# also EVAL_LINES=20 CHUNK=20 (FLORES lines scored, sentences per back-translated chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step=${1:?usage: scripts/gpu.sh pack | train | unpack FILES_AT RUN}
-data=data/large3
+step=${1:?usage: scripts/gpu.sh pack | train | bt | unpack FILES_AT RUN | unpack-bt FILES_AT RUN}
+data=${DATA:-data/large3} config1=${CONFIG1:-configs/large.yaml}
+config2=${CONFIG2:-configs/large-everyday.yaml}
+mono_sets="wikipedia laws"  # back-translated in this order (CCTV news: study use only)
 binary="opencc==1.4.2 sentencex==1.0.32" pure="polib==1.2.0 srt==3.5.3"
 
 pack() {
   local hanyi=${HANYI:-hanyi}
-  [ -f "$data/stats.json" ] || "$hanyi" prepare configs/large-slots.yaml
+  if [ ! -f "$data/stats.json" ]; then
+    [ "$data" = data/large3 ] || { echo "gpu.sh pack: $data is not prepared" >&2; exit 2; }
+    "$hanyi" prepare configs/large-slots.yaml
+  fi
   rm -rf .gpu && mkdir -p .gpu/whl .gpu/shared
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   cp -r ../shared/data/dev-general .gpu/shared/
+  mkdir -p .gpu/mono
+  for set in $mono_sets; do cp "../shared/data/mono-zh/$set/sentences.zh.xz" ".gpu/mono/$set.zh.xz"; done
   tar -cJf .gpu/data.tar.xz "$data"/{src.model,tgt.model,dev.*,test.*,stats.json,shards}
   # the packages hanyi needs that the GPU image lacks (/work/.library/device/KINDS.md):
   # OpenCC and sentencex are compiled (wheels for the image's Python 3.12), the rest pure Python
@@ -50,9 +74,7 @@ pack() {
   du -sh .gpu
 }
 
-train() {
-  local limit=${LIMIT:-500} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
-  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs}
+setup() {  # there: the carried wheels and data; OUT and RUNS made empty
   mkdir -p "$out" && rm -rf "$runs"
   if [ "$device" != cpu ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -61,29 +83,10 @@ train() {
     tar -xJf .gpu/data.tar.xz
     nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
   fi
-  local py=${PYTHON:-python3} s1=$((limit * 62 / 100)) s2=$((limit * 24 / 100))
-  local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
-                --set tokenizer.slot_symbols=true --set train.tf32=true)
-  # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
-  # (e.g. a model an earlier call brought back, carried beside .gpu)
-  if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
-  # stage 1: from scratch; minutes in the config are what the train loop may spend
-  [ "$s1" -gt 0 ] && "$py" -m hanyi train configs/large.yaml --out "$runs/stage1" "${common[@]}" \
-    --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
-    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
-    2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage1.log"
-  # stage 2: the everyday mix, from stage 1's average (its best with one checkpoint only)
-  local init=${INIT:-$runs/stage1/averaged}
-  [ -d "$init" ] || init=$runs/stage1/best
-  "$py" -m hanyi train configs/large-everyday.yaml --out "$runs/stage2" "${common[@]}" \
-    --set "train.init_from=$init" --set train.max_tokens=12000 --set "train.lr=${LR2:-3e-4}" \
-    --set "train.max_minutes=$(python3 -c "print($s2 / 60)")" --set train.save_every=150 \
-    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
-    2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage2.log"
-  # float16, as a release stores it, in parts that come back
-  local final=$runs/stage2/averaged
-  [ -d "$final" ] || final=$runs/stage2/best
-  "$py" - "$final" "$runs/half" <<'EOF'
+}
+
+half() {  # the model in $1 as float16 (as a release stores it), in parts of 15 MiB: $2.tar.partNN
+  "$py" - "$1" "$runs/half" <<'EOF'
 import sys, torch
 from pathlib import Path
 from hanyi.checkpoint import load_model_dir, write_model_files
@@ -92,8 +95,99 @@ out = Path(sys.argv[2]); out.mkdir(parents=True)
 write_model_files(out, m.model, m.config, m.src_vocab, m.tgt_vocab, m.meta,
                   weights_dtype=torch.float16)
 EOF
-  tar -cf - -C "$runs" half | split -b 15M -d - "$out/model.tar.part"
+  tar -cf - -C "$runs" half | split -b 15M -d - "$2.tar.part"
+  rm -rf "$runs/half"
+}
+
+train() {
+  local limit=${LIMIT:-500} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
+  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs}
+  setup
+  local py=${PYTHON:-python3} s1=$((limit * 62 / 100)) s2=$((limit * 24 / 100))
+  local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
+                --set tokenizer.slot_symbols=true --set train.tf32=true)
+  # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
+  # (e.g. a model an earlier call brought back, carried beside .gpu)
+  if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
+  # stage 1: from scratch; minutes in the config are what the train loop may spend
+  [ "$s1" -gt 0 ] && "$py" -m hanyi train "$config1" --out "$runs/stage1" "${common[@]}" \
+    --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
+    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
+    2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage1.log"
+  # stage 2: the everyday mix, from stage 1's average (its best with one checkpoint only)
+  local init=${INIT:-$runs/stage1/averaged}
+  [ -d "$init" ] || init=$runs/stage1/best
+  "$py" -m hanyi train "$config2" --out "$runs/stage2" "${common[@]}" \
+    --set "train.init_from=$init" --set train.max_tokens=12000 --set "train.lr=${LR2:-3e-4}" \
+    --set "train.max_minutes=$(python3 -c "print($s2 / 60)")" --set train.save_every=150 \
+    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
+    2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage2.log"
+  # float16, as a release stores it, in parts that come back
+  local final=$runs/stage2/averaged
+  [ -d "$final" ] || final=$runs/stage2/best
+  half "$final" "$out/model"
   echo "gpu.sh train: done in $((SECONDS - start)) s; $(ls "$out" | tr '\n' ' ')"
+}
+
+bt() {
+  local limit=${LIMIT:-420} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
+  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs} py=${PYTHON:-python3}
+  setup
+  local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
+                --set tokenizer.slot_symbols=true --set train.tf32=true)
+  # the reverse model: stage 1's recipe, from scratch, Chinese -> English
+  "$py" -m hanyi train "$config1" --out "$runs/zh-en" "${common[@]}" --set direction=zh-en \
+    --set "train.max_minutes=$(python3 -c "print($limit * 50 / 100 / 60)")" \
+    --set train.save_every=500 --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
+    2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/zh-en.log"
+  local model=$runs/zh-en/averaged
+  [ -d "$model" ] || model=$runs/zh-en/best
+  local flores=.gpu/shared/dev-general/flores-dev n=${EVAL_LINES:-997}  # fewer: a CPU check
+  head -n "$n" "$flores/dev.zh" > "$runs/flores.zh" && head -n "$n" "$flores/dev.en" > "$runs/flores.en"
+  "$py" -m hanyi evaluate --model "$model" --engine torch --device "$device" --by-length \
+    --src "$runs/flores.zh" --ref "$runs/flores.en" 2>&1 | tee "$out/zh-en-flores.txt"
+  # back-translate until 95% of LIMIT (a chunk at a time: what is done stays done)
+  mkdir -p "$runs/bt"
+  "$py" - "$model" "$device" "$runs/bt" $((start + limit * 95 / 100 - SECONDS)) "${CHUNK:-2000}" \
+    $mono_sets \
+    2>&1 <<'EOF' | tee "$out/bt.log"
+import lzma, random, sys, time
+from pathlib import Path
+from hanyi.inference import Translator
+model, device, folder, seconds = sys.argv[1], sys.argv[2], Path(sys.argv[3]), float(sys.argv[4])
+size, sets = int(sys.argv[5]), sys.argv[6:]
+deadline = time.monotonic() + seconds
+t = Translator.load(model, device=device, engine="torch", overrides=["decode.batch_size=128"])
+for name in sets:
+    lines = lzma.open(f".gpu/mono/{name}.zh.xz", "rt", encoding="utf-8").read().splitlines()
+    random.Random(1).shuffle(lines)  # a sample, if time runs out, not the file's first part
+    done = 0
+    with open(folder / f"{name}.zh", "w", encoding="utf-8") as zh, \
+         open(folder / f"{name}.en", "w", encoding="utf-8") as en:
+        for i in range(0, len(lines), size):
+            if time.monotonic() > deadline:
+                break
+            chunk = lines[i:i + size]
+            out = t.translate(chunk)
+            zh.writelines(s + "\n" for s in chunk)
+            en.writelines(o.text.replace("\n", " ") + "\n" for o in out)
+            done += len(chunk)
+    print(f"{name}: {done} of {len(lines)} sentences back-translated", flush=True)
+EOF
+  tar -cJf "$out/bt.tar.xz" -C "$runs" bt
+  half "$model" "$out/zh-en"
+  echo "gpu.sh bt: done in $((SECONDS - start)) s; $(ls "$out" | tr '\n' ' ')"
+}
+
+unpack_bt() {
+  local files=${1:?usage: scripts/gpu.sh unpack-bt FILES_AT RUN} run=${2:?RUN folder}
+  mkdir -p "$run"
+  tar -xJf "$files/bt.tar.xz" -C "$run"
+  cat "$files"/zh-en.tar.part* | tar -xf - -C "$run"
+  rm -rf "$run/zh-en" && mv "$run/half" "$run/zh-en"
+  cp "$files"/*.log "$files"/*.txt "$run/" 2>/dev/null || true
+  echo "gpu.sh: $run/bt (NAME.zh, NAME.en) and $run/zh-en; next:" \
+       "HANYI_BT=$run/bt hanyi prepare configs/large-bt.yaml"
 }
 
 unpack() {
@@ -108,6 +202,8 @@ unpack() {
 case $step in
   pack) pack ;;
   train) train ;;
+  bt) bt ;;
   unpack) shift; unpack "$@" ;;
-  *) echo "scripts/gpu.sh: unknown step $step (pack, train or unpack)" >&2; exit 2 ;;
+  unpack-bt) shift; unpack_bt "$@" ;;
+  *) echo "scripts/gpu.sh: unknown step $step (pack, train, bt, unpack or unpack-bt)" >&2; exit 2 ;;
 esac
