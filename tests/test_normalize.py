@@ -62,3 +62,20 @@ def test_detokenized_chinese_has_no_space_between_chinese_characters():
     out = detokenize_zh("我 们 是 学 生 ， 你 呢 ？ 他 说 “ 好 ” 。")
     assert not re.search(r"[\u4e00-\u9fff，。？！]\s+[\u4e00-\u9fff，。？！]", out)
     assert out.startswith("我们是学生，你呢？")
+
+
+def test_simplified_text_is_left_alone_and_traditional_converted():
+    """t2s runs only on text holding a character it changes on its own: OpenCC's phrase
+    table would otherwise rewrite correct simplified text (打坏 -> 打坯, 覆盖 -> 复盖)."""
+    from hanyi.tokenization.normalize import _t2s, _traditional, to_simplified
+
+    assert to_simplified("他们用锤子打坏了覆盖层。") == "他们用锤子打坏了覆盖层。"
+    assert _t2s().convert("打坏") != "打坏"  # the phrase table this guards against
+    assert to_simplified("漢語很難，他們打壞了。") == "汉语很难，他们打坏了。"
+    # a text with a character t2s changes is converted exactly as OpenCC converts it
+    for text in ["我們喜歡學習漢語。", "這是覆蓋層", "乾隆皇帝"]:
+        assert to_simplified(text) == _t2s().convert(text)
+    # every character t2s changes alone is in the set, and no other (a sample of each)
+    traditional = _traditional()
+    assert {"漢", "們", "說", "壞"} <= traditional
+    assert not {"汉", "们", "说", "坏", "覆", "A", "。"} & traditional
