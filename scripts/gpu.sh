@@ -3,7 +3,7 @@
 # the one-piece slot symbols (issue 14: the next from-scratch model; issue 15: Markdown
 # speed). Three steps, two of them here:
 #
-#   scripts/gpu.sh pack                   # here: .gpu/ = prepared data + wheels (~25 MB)
+#   scripts/gpu.sh pack                   # here: .gpu/ = prepared data, mono-zh, wheels (~30 MB)
 #   mv models/hanyi-en-zh /tmp/hanyi-shipped   # the tree that travels must be < 64 MiB
 #   device run: command="LIMIT=500 bash scripts/gpu.sh train", carry=[".gpu"], timeout_s=575
 #   mv /tmp/hanyi-shipped models/hanyi-en-zh
