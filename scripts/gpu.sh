@@ -74,7 +74,11 @@ pack() {
   du -sh .gpu
 }
 
-setup() {  # there: the carried wheels and data; OUT and RUNS made empty
+setup() {  # there: the carried wheels and data; OUT and RUNS made empty; `common`: what
+  # every training run here is given (the caller declares it local)
+  common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
+          --set tokenizer.slot_symbols=true --set train.tf32=true
+          --set train.eval_every=100000 --set train.dev_bleu_sentences=200)
   mkdir -p "$out" && rm -rf "$runs"
   if [ "$device" != cpu ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -101,18 +105,15 @@ EOF
 
 train() {
   local limit=${LIMIT:-500} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
-  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs}
+  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs} common
   setup
   local py=${PYTHON:-python3} s1=$((limit * 62 / 100)) s2=$((limit * 24 / 100))
-  local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
-                --set tokenizer.slot_symbols=true --set train.tf32=true)
   # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
   # (e.g. a model an earlier call brought back, carried beside .gpu)
   if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
   # stage 1: from scratch; minutes in the config are what the train loop may spend
   [ "$s1" -gt 0 ] && "$py" -m hanyi train "$config1" --out "$runs/stage1" "${common[@]}" \
     --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
-    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage1.log"
   # stage 2: the everyday mix, from stage 1's average (its best with one checkpoint only)
   local init=${INIT:-$runs/stage1/averaged}
@@ -120,7 +121,6 @@ train() {
   "$py" -m hanyi train "$config2" --out "$runs/stage2" "${common[@]}" \
     --set "train.init_from=$init" --set train.max_tokens=12000 --set "train.lr=${LR2:-3e-4}" \
     --set "train.max_minutes=$(python3 -c "print($s2 / 60)")" --set train.save_every=150 \
-    --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage2.log"
   # float16, as a release stores it, in parts that come back
   local final=$runs/stage2/averaged
@@ -131,14 +131,12 @@ train() {
 
 bt() {
   local limit=${LIMIT:-420} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
-  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs} py=${PYTHON:-python3}
+  local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs} py=${PYTHON:-python3} common
   setup
-  local common=(--device "$device" --set "data.dir=$data" --set data.root=.gpu/shared
-                --set tokenizer.slot_symbols=true --set train.tf32=true)
   # the reverse model: stage 1's recipe, from scratch, Chinese -> English
   "$py" -m hanyi train "$config1" --out "$runs/zh-en" "${common[@]}" --set direction=zh-en \
     --set "train.max_minutes=$(python3 -c "print($limit * 50 / 100 / 60)")" \
-    --set train.save_every=500 --set train.eval_every=100000 --set train.dev_bleu_sentences=200 \
+    --set train.save_every=500 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/zh-en.log"
   local model=$runs/zh-en/averaged
   [ -d "$model" ] || model=$runs/zh-en/best
