@@ -45,7 +45,7 @@
 # also EVAL_LINES=20 CHUNK=20 (FLORES lines scored, sentences per back-translated chunk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step=${1:?usage: scripts/gpu.sh pack | train | bt | unpack FILES_AT RUN | unpack-bt FILES_AT RUN}
+step=${1:?usage: scripts/gpu.sh pack | pack-init MODEL DIR | train | bt | unpack FILES_AT RUN | unpack-bt FILES_AT RUN}
 data=${DATA:-data/large3} config1=${CONFIG1:-configs/large.yaml}
 config2=${CONFIG2:-configs/large-everyday.yaml}
 mono_sets="wikipedia laws"  # back-translated in this order (CCTV news: study use only)
@@ -111,6 +111,9 @@ train() {
   # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
   # (e.g. a model an earlier call brought back, carried beside .gpu)
   if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
+  # a carried model's weights may come xz-compressed (42 MB of float16 weights and the data
+  # do not fit the 64 MiB that travels; compressed they do): `pack-init MODEL DIR` here
+  if [ -f "${INIT:-}/model.safetensors.xz" ]; then xz -dT0 "$INIT/model.safetensors.xz"; fi
   # stage 1: from scratch; minutes in the config are what the train loop may spend
   [ "$s1" -gt 0 ] && "$py" -m hanyi train "$config1" --out "$runs/stage1" "${common[@]}" \
     --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
@@ -188,6 +191,15 @@ unpack_bt() {
        "HANYI_BT=$run/bt hanyi prepare configs/large-bt.yaml"
 }
 
+pack_init() {  # here: MODEL (a model folder) copied to DIR for INIT=DIR, weights xz-compressed
+  local model=${1:?usage: scripts/gpu.sh pack-init MODEL DIR} dir=${2:?DIR}
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$model"/{config.yaml,meta.json,src.model,tgt.model} "$dir/"
+  xz -T0 -c "$model/model.safetensors" > "$dir/model.safetensors.xz"
+  grep -qx "/$dir/" .git/info/exclude 2>/dev/null || echo "/$dir/" >> .git/info/exclude
+  du -sh "$dir"
+}
+
 unpack() {
   local files=${1:?usage: scripts/gpu.sh unpack FILES_AT RUN} run=${2:?RUN folder}
   mkdir -p "$run"
@@ -203,5 +215,6 @@ case $step in
   bt) bt ;;
   unpack) shift; unpack "$@" ;;
   unpack-bt) shift; unpack_bt "$@" ;;
-  *) echo "scripts/gpu.sh: unknown step $step (pack, train, bt, unpack or unpack-bt)" >&2; exit 2 ;;
+  pack-init) shift; pack_init "$@" ;;
+  *) echo "scripts/gpu.sh: unknown step $step (pack, pack-init, train, bt, unpack or unpack-bt)" >&2; exit 2 ;;
 esac

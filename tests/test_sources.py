@@ -228,6 +228,10 @@ def test_generated_data_is_found_through_environment_variables(tmp_path, monkeyp
     monkeypatch.setenv("HANYI_BT", str(folder))
     pairs, _ = pairs_of(source, tmp_path / "elsewhere")  # an absolute path ignores the root
     assert [p.zh for p in pairs] == ["这条河很长。"]
+    monkeypatch.chdir(tmp_path)  # a relative value: from the working directory, not the root
+    monkeypatch.setenv("HANYI_BT", "bt")
+    pairs, _ = pairs_of(source, tmp_path / "elsewhere")
+    assert [p.zh for p in pairs] == ["这条河很长。"]
 
 
 def test_pairs_whose_english_side_is_not_english_are_dropped(tmp_path):

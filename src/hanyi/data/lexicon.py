@@ -40,13 +40,15 @@ def data_root(cfg) -> Path:
 def resolve(path: str, root: Path) -> Path:
     """``pkg:NAME/rest`` -> the file inside the installed package NAME; else ``root/path``,
     with ``$VARIABLES`` and ``~`` expanded (an absolute path stays as it is): generated data
-    such as back-translations lives outside the shared corpora, e.g. ``$HANYI_BT/wikipedia``."""
+    such as back-translations lives outside the shared corpora, e.g. ``$HANYI_BT/wikipedia``.
+    A path that starts with a variable is the user's own: a relative value of it is read from
+    the working directory, as the shell that set it would (``HANYI_BT=runs/bt/bt``)."""
     if not path.startswith("pkg:"):
         expanded = os.path.expanduser(os.path.expandvars(path))
         missing = re.search(r"\$\{?(\w+)", expanded)
         if missing:
             raise DataError(f"{path}: the environment variable {missing.group(1)} is not set")
-        return root / expanded
+        return Path(expanded) if path.startswith("$") else root / expanded
     package, _, rest = path[4:].partition("/")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
