@@ -39,6 +39,11 @@
 #   B: `DATA=data/large-bt CONFIG1=configs/large-bt.yaml CONFIG2=configs/large-bt-everyday.yaml
 #      LIMIT=500 bash scripts/gpu.sh train`: the two stages from scratch on real + tagged
 #      synthetic pairs, against the shipped model's first call (LIMIT=500 on data/large3).
+#   or B': what the shipped model's stage 4 did (A and B' fit one session's 15 minutes):
+#      `scripts/gpu.sh pack-init MODEL .init` (rm -rf .gpu/mono: not needed), then
+#      `DATA=data/large-bt CONFIG2=configs/large-bt-everyday.yaml INIT=.init LR2=2e-4
+#      LIMIT=380 bash scripts/gpu.sh train` with carry [".gpu", ".init"]: the model
+#      continued on real + tagged synthetic pairs for 75% of LIMIT.
 #
 # Run `LIMIT=60 DEVICE=cpu bash scripts/gpu.sh train` here to check the script end to end on
 # a CPU (minutes of training become seconds; OUT defaults to /tmp/hanyi-gpu-out); for `bt`
