@@ -171,6 +171,16 @@ def test_the_wide_beam_asks_for_attention_only_for_rescued_sentences_that_want_i
     assert engine.calls == [(3, 4, True), (2, 8, False), (1, 8, True)]
 
 
+def test_texts_that_ask_for_attention_are_batched_apart_from_the_rest():
+    translator, _ = fake_translator(beam_size=1, batch_size=2)
+    engine = translator.engine = AttentionEngine()
+    translator.encode = lambda text: [1] * len(text.split())
+    texts = ["a", "a b", "a b c", "a b c d"]  # by length alone: (a, a b), (a b c, a b c d)
+    out = translator.translate(texts, need_attention=[True, False, True, False])
+    assert engine.calls == [(2, 1, False), (2, 1, True)]  # one batch with attention, not two
+    assert [t.attention is not None for t in out] == [True, False, True, False]
+
+
 def test_a_rescue_that_the_attention_search_does_not_repeat_keeps_the_first_translation():
     translator, _ = fake_translator(beam_size=4)
     translator.engine = AttentionEngine(wide_keeps=False)

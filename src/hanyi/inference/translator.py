@@ -212,10 +212,11 @@ class Translator:
                   cancel: Cancel | None = None) -> list[Translation]:
         """One Translation per text, in order. ``need_attention``: for every text, or one
         flag per text (documents/text.py asks only for the sentences whose inline markup
-        it places: they are batched with the rest, and a batch is searched with attention
-        when one of its sentences asks). A text that asks bypasses the cache; one that does
-        not gets ``attention=None``. ``cancel()``, if given, is asked between decoding
-        steps; when it says True the call raises :class:`~hanyi.errors.Cancelled`."""
+        it places: they are batched apart from the rest, so that only their batches, and
+        at most one batch shared with the rest, are searched with attention). A text that
+        asks bypasses the cache; one that does not gets ``attention=None``. ``cancel()``,
+        if given, is asked between decoding steps; when it says True the call raises
+        :class:`~hanyi.errors.Cancelled`."""
         cfg = decode or self.decode_cfg
         wants = ([bool(need_attention)] * len(texts) if isinstance(need_attention, bool)
                  else [bool(w) for w in need_attention])
@@ -233,7 +234,11 @@ class Translator:
         results: list[Translation] = [
             Translation(t, passed_through=True, alternatives=[(t, 0.0, 1.0)]) if f
             else c or Translation("") for t, c, f in zip(texts, cached, foreign, strict=True)]
-        todo = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        # by length, the texts that ask for attention after the rest: a batch is searched
+        # with attention when one of its texts asks, and in CTranslate2 that costs more
+        # (documents: only the sentences whose inline markup is placed ask)
+        todo = sorted((i for i, ids in enumerate(encoded) if ids),
+                      key=lambda i: (wants[i], len(encoded[i])))
         for start in range(0, len(todo), cfg.batch_size):
             chunk = todo[start:start + cfg.batch_size]
             hyps = self._search([encoded[i] for i in chunk], cfg,
