@@ -134,6 +134,24 @@ def test_missing_source_file_is_an_error(tmp_path):
         prepare(cfg, TOKENIZER)
 
 
+def test_a_missing_source_is_found_before_any_source_is_read(tmp_path, monkeypatch):
+    """A typo in a config's last source must not wait for the minutes of reading the rest."""
+    write_fixture(tmp_path)
+    cfg = config(tmp_path, tmp_path / "out")
+    cfg.sources.append(SourceConfig(name="bt", path="bt/wiki", format="parallel"))
+    cfg.sources.append(SourceConfig(name="docs", path="docs-po", format="po"))
+    read = []
+    monkeypatch.setattr("hanyi.data.corpus._raw_lines", lambda path: read.append(path))
+    with pytest.raises(DataError, match=r"bt/wiki\.en"):
+        prepare(cfg, TOKENIZER)
+    (tmp_path / "bt").mkdir()
+    for side in ("en", "zh"):
+        (tmp_path / "bt" / f"wiki.{side}").write_text("x\n", encoding="utf-8")
+    with pytest.raises(DataError, match="catalogue.*docs-po"):
+        prepare(cfg, TOKENIZER)
+    assert read == [] and not (tmp_path / "out").exists()
+
+
 def test_an_empty_split_is_an_error_and_a_short_one_a_warning(tmp_path, caplog):
     write_fixture(tmp_path)
     only_train = DataConfig(root=str(tmp_path), dir=str(tmp_path / "out"),

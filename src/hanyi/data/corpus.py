@@ -215,6 +215,19 @@ def _line_chunks(en_path: Path, zh_path: Path | None, max_pairs: int | None, siz
         first += len(en)
 
 
+def check_source_files(sources: list[SourceConfig], root: Path) -> None:
+    """Raise DataError for the first source whose file(s) are missing, before any is read:
+    a typo in the last source of a config should not cost the minutes of reading the rest."""
+    for source in sources:
+        path = resolve(source.path, root)
+        if source.format == "parallel":
+            find_file(Path(f"{path}.en")), find_file(Path(f"{path}.zh"))
+        elif source.format == "po":
+            _po_files(path)
+        else:  # tsv, cedict: one file
+            find_file(path)
+
+
 def read_raw(source: SourceConfig, root: Path, rejects: Rejects) -> Iterator[Pair]:
     """Yield un-normalised pairs of one source; malformed lines go to ``rejects``."""
     chunks = line_chunks(source, root, 10_000)

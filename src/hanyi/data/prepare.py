@@ -50,9 +50,16 @@ from pathlib import Path
 import numpy as np
 
 from hanyi.config import DataConfig, TokenizerConfig, to_dict
-from hanyi.data.corpus import Pair, Rejects, english_key, source_pairs
+from hanyi.data.corpus import (
+    Pair,
+    Rejects,
+    check_source_files,
+    english_key,
+    find_file,
+    source_pairs,
+)
 from hanyi.data.heldout import check_split_sizes, draw_or_fix, drop_near_duplicates, mean_words
-from hanyi.data.lexicon import data_root
+from hanyi.data.lexicon import data_root, resolve
 from hanyi.data.neardup import NearDuplicateIndex
 from hanyi.data.sample import Reservoir
 from hanyi.data.shards import binarize
@@ -182,6 +189,9 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
     """Run the whole preparation; returns the statistics also written to stats.json."""
     if not data.sources:
         raise ConfigError("data.sources is empty: name at least one corpus to prepare")
+    check_source_files(data.sources, data_root(data))  # all of them, before any is read
+    if data.slot_pairs > 0:
+        find_file(resolve(data.slot_lexicon, data_root(data)))
     out = Path(data.dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temporaries(out):  # left by a killed run (its spool, a shard)
