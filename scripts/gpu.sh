@@ -32,7 +32,9 @@
 #      of .gpu/mono): trains zh-en from scratch on DATA (CONFIG1 read the other way) for
 #      half of LIMIT, scores it on FLORES dev zh->en, then back-translates .gpu/mono/*.zh.xz
 #      in order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
-#      returns bt.tar.xz and the reverse model (float16 parts).
+#      returns bt.tar.xz and the reverse model (float16 parts). MONO: the mono-zh sets
+#      (`pack` copies them; default "wikipedia laws"); INIT=DIR (`pack-init runs/bt/zh-en
+#      .init`, carried too): the reverse model goes on from that one instead of from scratch.
 #      Here: `scripts/gpu.sh unpack-bt FILES_AT runs/bt`, then
 #      `HANYI_BT=runs/bt/bt hanyi prepare configs/large-bt.yaml` (data/large-bt) and
 #      `DATA=data/large-bt scripts/gpu.sh pack`.
@@ -53,7 +55,8 @@ cd "$(dirname "$0")/.."
 step=${1:?usage: scripts/gpu.sh pack | pack-init MODEL DIR | train | bt | unpack FILES_AT RUN | unpack-bt FILES_AT RUN}
 data=${DATA:-data/large3} config1=${CONFIG1:-configs/large.yaml}
 config2=${CONFIG2:-configs/large-everyday.yaml}
-mono_sets="wikipedia laws"  # back-translated in this order (CCTV news: study use only)
+# back-translated in this order (CCTV news: study use only); MONO="laws docs-debian" e.g.
+mono_sets=${MONO:-wikipedia laws}
 binary="opencc==1.4.2 sentencex==1.0.32" pure="polib==1.2.0 srt==3.5.3"
 
 pack() {
@@ -94,6 +97,12 @@ setup() {  # there: the carried wheels and data; OUT and RUNS made empty; `commo
   fi
 }
 
+unpack_init() {  # a carried model's weights may come xz-compressed (42 MB of float16
+  # weights and the data do not fit the 64 MiB that travels; compressed they do):
+  # `pack-init MODEL DIR` here
+  if [ -f "${INIT:-}/model.safetensors.xz" ]; then xz -dT0 "$INIT/model.safetensors.xz"; fi
+}
+
 half() {  # the model in $1 as float16 (as a release stores it), in parts of 15 MiB: $2.tar.partNN
   "$py" - "$1" "$runs/half" <<'EOF'
 import sys, torch
@@ -116,9 +125,7 @@ train() {
   # INIT=<carried model dir>: no stage 1; stage 2 goes on from that model for 75% of LIMIT
   # (e.g. a model an earlier call brought back, carried beside .gpu)
   if [ -n "${INIT:-}" ]; then s1=0 s2=$((limit * 75 / 100)); fi
-  # a carried model's weights may come xz-compressed (42 MB of float16 weights and the data
-  # do not fit the 64 MiB that travels; compressed they do): `pack-init MODEL DIR` here
-  if [ -f "${INIT:-}/model.safetensors.xz" ]; then xz -dT0 "$INIT/model.safetensors.xz"; fi
+  unpack_init
   # stage 1: from scratch; minutes in the config are what the train loop may spend
   [ "$s1" -gt 0 ] && "$py" -m hanyi train "$config1" --out "$runs/stage1" "${common[@]}" \
     --set "train.max_minutes=$(python3 -c "print($s1 / 60)")" --set train.save_every=500 \
@@ -141,8 +148,12 @@ bt() {
   local limit=${LIMIT:-420} device=${DEVICE:-cuda} out=${OUT:-/tmp/hanyi-gpu-out}
   local start=$SECONDS runs=${RUNS:-/tmp/hanyi-gpu-runs} py=${PYTHON:-python3} common
   setup
-  # the reverse model: stage 1's recipe, from scratch, Chinese -> English
-  "$py" -m hanyi train "$config1" --out "$runs/zh-en" "${common[@]}" --set direction=zh-en \
+  # the reverse model: stage 1's recipe, Chinese -> English, from scratch or (INIT=DIR, a
+  # reverse model carried along) on from DIR
+  local from=()
+  if [ -n "${INIT:-}" ]; then unpack_init; from=(--set "train.init_from=$INIT"); fi
+  "$py" -m hanyi train "$config1" --out "$runs/zh-en" "${common[@]}" "${from[@]}" \
+    --set direction=zh-en \
     --set "train.max_minutes=$(python3 -c "print($limit * 50 / 100 / 60)")" \
     --set train.save_every=500 \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/zh-en.log"
