@@ -94,6 +94,17 @@ def test_eos_is_never_the_first_token():
         assert search(model, SRC, decode)[0][0].tokens == [A]
 
 
+@pytest.mark.parametrize("beam", [1, 2])
+def test_unk_is_never_generated(beam):
+    """<unk> would print as "⁇": a model whose vocabulary names one never writes it, even
+    where it is the most probable token (here B plays <unk>)."""
+    model = ScriptedModel({(): {B: 0.7, A: 0.3}, (B,): {EOS: 1.0}, (A,): {EOS: 1.0}})
+    assert search(model, SRC, cfg(beam_size=beam))[0][0].tokens == [B]
+    model.tgt_ids = SpecialIds(PAD, BOS, EOS, unk=B)
+    hyps, = search(model, SRC, cfg(beam_size=beam, nbest=beam))
+    assert [h.tokens for h in hyps] == [[A]]  # the only hypothesis without it
+
+
 @pytest.mark.parametrize("beam", [1, 3])
 def test_length_cap_forces_eos(beam):
     never_stops = ScriptedModel({}, default={A: 0.7, B: 0.3})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hanyi.tokenization.normalize import detokenize_zh, normalize_en, normalize_zh
+from hanyi.tokenization.normalize import detokenize_zh, fold_char, normalize_en, normalize_zh
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -79,3 +79,20 @@ def test_simplified_text_is_left_alone_and_traditional_converted():
     traditional = _traditional()
     assert {"漢", "們", "說", "壞"} <= traditional
     assert not {"汉", "们", "说", "坏", "覆", "A", "。"} & traditional
+
+
+@pytest.mark.parametrize("char, folded", [
+    ("ã", "a"), ("Ö", "O"), ("ü", "u"), ("\u2013", "-"), ("\u2014", "-"), ("\u2212", "-"),
+    ("ï", "i"),
+    ("€", "€"), ("α", "α"),  # no plain form the pieces hold: left as it is (<unk>)
+    ("ǅ", "Dz"),  # NFKD: "D", "z", a combining caron (dropped)
+])
+def test_a_character_the_pieces_lack_is_folded_to_one_they_hold(char, folded):
+    assert fold_char(char, frozenset("abcdefghijklmnopqrstuvwxyzDOSPMG0123456789-")) == folded
+
+
+def test_a_vocab_reads_a_folded_character_as_its_plain_form(toy_vocabs):
+    src, _ = toy_vocabs
+    assert "ã" not in src.chars and "a" in src.chars
+    assert src.encode("the cãt") == src.encode("the cat") != src.encode("the c€t")
+    assert src.encode_batch(["the cãt"]) == [src.encode("the cat")]

@@ -70,3 +70,22 @@ def test_no_english_left_and_no_repetition_loops(outputs, search):
         assert len(out) <= 3 * len(src), (src, out)
         for n in (2, 3, 4):  # no n-gram of characters three times in a row
             assert not re.search(rf"(.{{{n}}})\1\1", out), (src, out)
+
+
+UNKNOWN_TO_ITS_PIECES = [  # characters the model's pieces lack, on either side
+    "That black bird is not a crow.",  # 乌鸦: 鸦 is not one of the target pieces
+    "Bartolomé from São Paulo won the match 7–2.",  # é ã – on the source side
+    "Fatih Erkoç and Müslüm Gürses sang.",
+]
+
+
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_no_unknown_piece_is_ever_printed(engine):
+    """Neither search writes <unk> (it would print as "⁇"), and a source character the
+    pieces lack reaches the model folded ("ã" -> "a", "–" -> "-"): tokenization/vocab.py."""
+    translator = Translator.load(MODEL, engine=engine)
+    for beam in (1, 4):
+        for src, out in zip(UNKNOWN_TO_ITS_PIECES, translator.translate(
+                UNKNOWN_TO_ITS_PIECES, translator.with_options(beam_size=beam)), strict=True):
+            assert "⁇" not in out.text and "<unk>" not in out.tgt_tokens, (src, out.text)
+            assert "<unk>" not in out.src_tokens, (src, out.src_tokens)

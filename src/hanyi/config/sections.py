@@ -236,6 +236,10 @@ class DecodeConfig:
     # the number rescue: after beam search (never greedy), re-decode with this beam when
     # digits are lost (0 = off); see inference/numbers.py
     keep_numbers_beam: int = 8
+    # the loop retry: after beam search (never greedy), a translation that the loop rule
+    # ended is searched again with no n-gram of this size repeated (0 = off); see
+    # inference/translator.py
+    loop_retry_ngram: int = 4
 
     def __post_init__(self) -> None:
         """Every decode number is checked here, once, whoever sets it (YAML, --set, a flag,
@@ -260,6 +264,8 @@ class DecodeConfig:
             )
         if self.keep_numbers_beam < 0:
             raise ConfigError("decode.keep_numbers_beam must be >= 0 (0 turns it off)")
+        if self.loop_retry_ngram < 0:
+            raise ConfigError("decode.loop_retry_ngram must be >= 0 (0 turns it off)")
         if self.max_len_a < 0 or self.max_len_b < 1:
             raise ConfigError("decode.max_len_a must be >= 0 and decode.max_len_b >= 1")
 

@@ -3,13 +3,17 @@ search from running away.
 
 The classic failure of NMT engines (CTranslate2/Argos users' most-reported bug) is
 "Hello" -> "你好你好你好…" 256 times: a model that never emits EOS decodes to an absurd
-length cap. We guard three ways:
+length cap. We guard four ways:
 
 * the length cap scales with the source: ``max_len = a * source_tokens + b``, and has an
   absolute ceiling (``max_output_tokens``);
 * EOS is forced at the cap, and banned at step 0 so an output is never empty;
 * EOS is forced when a hypothesis is caught in a loop (``stop_loops``, see ``looping``);
 * optionally, no n-gram may occur twice in a hypothesis (``no_repeat_ngram_size``).
+
+One more rule: ``<unk>`` is never generated. It would print as "⁇"; a model learns to
+write it where its training targets held a character its pieces lack (copying the name
+"Bartolomé" into Chinese: 31 "⁇" in 997 FLORES translations before this rule).
 """
 
 from __future__ import annotations
@@ -139,6 +143,8 @@ def apply_constraints(log_probs: torch.Tensor, tokens: torch.Tensor, step: int,
     """
     log_probs[:, specials.pad] = float("-inf")
     log_probs[:, specials.bos] = float("-inf")
+    if specials.unk is not None:
+        log_probs[:, specials.unk] = float("-inf")
     if step == 0:
         log_probs[:, specials.eos] = float("-inf")  # never an empty translation
     if cfg.no_repeat_ngram_size > 0:

@@ -13,6 +13,7 @@ length_penalty         length_penalty — the same formula, log P / length ** al
 no_repeat_ngram_size   no_repeat_ngram_size
 no empty output        min_decoding_length=1 (EOS banned at the first step)
 never <pad>, <s>       suppress_sequences=[["<pad>"], ["<s>"]]
+never <unk>            disable_unk=True
 max_len = a·S + b      max_decoding_length = max_len - 1 (see below)
 need_attention         return_attention (see below)
 =====================  ==============================================================
@@ -27,8 +28,8 @@ batch, CTranslate2 4.x's beam search can give a sentence the first row (the firs
 token's weights) of another sentence of the batch; every later row, and every row of a
 sentence decoded alone, is the same as PyTorch's (tests/test_export.py).
 
-Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, EOS at the first
-step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
+Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, ``<unk>``, EOS at
+the first step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
 we set the banned log-probabilities to -inf *after* the softmax, so a score stays the
 model's probability. A trained model gives those tokens ~0 probability and the two agree
 (tests/test_export.py: identical beam-4 outputs and scores); on random weights the scores,
@@ -132,6 +133,7 @@ class CT2Engine:
                 "length_penalty": cfg.length_penalty,
                 "no_repeat_ngram_size": cfg.no_repeat_ngram_size,
                 "min_decoding_length": 1, "suppress_sequences": self.suppress,
+                "disable_unk": True,
                 "max_decoding_length": max(1, max_len - 1), "max_input_length": 0,
                 "max_batch_size": cfg.batch_size, "return_scores": True}
 

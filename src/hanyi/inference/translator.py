@@ -38,6 +38,7 @@ from hanyi.checkpoint import (
 )
 from hanyi.config import DecodeConfig, ExperimentConfig, decode_with_overrides
 from hanyi.decoding import Cancel, Hypothesis
+from hanyi.decoding.constraints import loop_end
 from hanyi.errors import ConfigError
 from hanyi.inference.cache import TranslationCache
 from hanyi.inference.confidence import confidence, load_calibration, mean_log_prob
@@ -239,13 +240,11 @@ class Translator:
         # (documents: only the sentences whose inline markup is placed ask)
         todo = sorted((i for i, ids in enumerate(encoded) if ids),
                       key=lambda i: (wants[i], len(encoded[i])))
-        for start in range(0, len(todo), cfg.batch_size):
-            chunk = todo[start:start + cfg.batch_size]
-            hyps = self._search([encoded[i] for i in chunk], cfg,
-                                any(wants[i] for i in chunk), cancel)
-            for i, sentence_hyps in zip(chunk, hyps, strict=True):
-                results[i] = self._to_translation(encoded[i], sentence_hyps, wants[i])
-        if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:  # greedy stays greedy
+        looped = self._search_all(todo, encoded, results, cfg, wants, cancel)
+        if cfg.loop_retry_ngram > 0 and cfg.beam_size > 1 and looped:  # greedy stays greedy
+            retry = dataclasses.replace(cfg, no_repeat_ngram_size=cfg.loop_retry_ngram)
+            self._search_all(looped, encoded, results, retry, wants, cancel, first=False)
+        if cfg.keep_numbers_beam > 0 and cfg.beam_size > 1:
             self._rescue_numbers(texts, encoded, results, cfg, wants, cancel)
         if cache is not None:
             for i in todo:
@@ -258,6 +257,30 @@ class Translator:
         sha = self.loaded.meta.get("weights_sha256") or self.loaded.meta.get("model_bin_sha256")
         self.cache = TranslationCache(max_entries, sha or str(self.loaded.path))
         return self.cache
+
+    def _search_all(self, todo: list[int], encoded: list[list[int]],
+                    results: list[Translation], cfg: DecodeConfig, wants: list[bool],
+                    cancel: Cancel | None, first: bool = True) -> list[int]:
+        """Search ``todo`` (indices, in batching order) and fill in their ``results``; return
+        those whose best hypothesis the loop rule ended (decoding/constraints.py).
+
+        ``first=False`` is the loop retry: a sentence whose new best hypothesis still ends
+        in a loop keeps its first translation. The retry bans every repeated n-gram of
+        ``decode.loop_retry_ngram`` tokens, so the loop cannot come back; on FLORES dev 19
+        of 997 first translations had been cut short by a loop ("CafeNet El El El")."""
+        caught = []
+        for start in range(0, len(todo), cfg.batch_size):
+            chunk = todo[start:start + cfg.batch_size]
+            hyps = self._search([encoded[i] for i in chunk], cfg,
+                                any(wants[i] for i in chunk), cancel)
+            for i, sentence_hyps in zip(chunk, hyps, strict=True):
+                loops = cfg.stop_loops and loop_end(sentence_hyps[0].tokens) is not None
+                if loops:
+                    caught.append(i)
+                    log.debug("sentence %d: ended by the loop rule", i)
+                if first or not loops:
+                    results[i] = self._to_translation(encoded[i], sentence_hyps, wants[i])
+        return caught
 
     def _rescue_numbers(self, texts: list[str], encoded: list[list[int]],
                         results: list[Translation], cfg: DecodeConfig,

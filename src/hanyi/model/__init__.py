@@ -23,8 +23,8 @@ def build_model(cfg: ModelConfig, src_vocab: Vocab, tgt_vocab: Vocab) -> Transfo
     """A freshly initialised Transformer sized for the two vocabularies."""
     return Transformer(
         cfg, len(src_vocab), len(tgt_vocab),
-        SpecialIds(src_vocab.pad_id, src_vocab.bos_id, src_vocab.eos_id),
-        SpecialIds(tgt_vocab.pad_id, tgt_vocab.bos_id, tgt_vocab.eos_id),
+        SpecialIds(src_vocab.pad_id, src_vocab.bos_id, src_vocab.eos_id, src_vocab.unk_id),
+        SpecialIds(tgt_vocab.pad_id, tgt_vocab.bos_id, tgt_vocab.eos_id, tgt_vocab.unk_id),
     )
 
 

@@ -29,6 +29,7 @@ class SpecialIds(NamedTuple):
     pad: int
     bos: int
     eos: int
+    unk: int | None = None  # never generated (decoding/constraints.py); a toy model has none
 
 
 class Decoded(NamedTuple):

@@ -64,6 +64,27 @@ def normalize_en(text: str) -> str:
     return collapse_spaces(text)
 
 
+# Dashes and minus signs that Unicode does not decompose: "7–2", "1418–1450", "−5".
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(ch: str) -> str:
+    """One character's plain form: a dash -> "-", a letter without its accents (NFKD, the
+    combining marks dropped: "ã" -> "a", "Ö" -> "O"); "" if nothing is left."""
+    if ch in _DASHES:
+        return "-"
+    return "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+
+
+def fold_char(ch: str, known: frozenset[str]) -> str:
+    """A character that is not in ``known`` -> its plain form (:func:`_folded`) if every
+    character of that is known, else the character itself. Vocab.encode uses it so that
+    "São Paulo" reaches a model whose pieces lack "ã" as "Sao Paulo", not "S<unk>o Paulo"."""
+    folded = _folded(ch)
+    return folded if folded and known.issuperset(folded) else ch
+
+
 def split_en_punctuation(text: str) -> str:
     """``"Hi, Tom!"`` -> ``"Hi , Tom !"``: for word-level English vocabularies (seed recipe)."""
     return collapse_spaces(re.sub(r"([^\w\s'])", r" \1 ", text))
