@@ -100,6 +100,32 @@ def test_export_attention_is_the_last_layer_head_mean(toy_vocabs, small_model_co
     assert export.translate(texts[:2])[0].attention is None  # only when asked
 
 
+@pytest.mark.parametrize("beam", [1, 4])
+def test_attend_gives_the_attention_the_search_gave(toy_vocabs, small_model_config, tmp_path,
+                                                    beam):
+    """``engine.attend`` (one decoder pass forced through given outputs: how a translation
+    chosen without attention, the number rescue's, gets it) returns what the search
+    returned with those outputs: every row in PyTorch, every row but the first in the
+    export (its beam search's first-row deviation in a batch, ct2_engine.py)."""
+    from hanyi.export import export_ctranslate2
+
+    loaded = random_loaded(toy_vocabs, small_model_config, tmp_path)
+    export_ctranslate2(loaded, tmp_path / "ct2", "float32")
+    texts = synthetic_sentences(12, seed=3)[0]
+    cfg = dataclasses.replace(loaded.config.decode, beam_size=beam)
+    for translator, first in ((Translator(loaded), 0),
+                              (Translator.load(tmp_path / "ct2", threads=1), 1)):
+        batch = [translator.encode(t) for t in texts]
+        best = [hyps[0] for hyps in translator.engine.search(batch, cfg, need_attention=True)]
+        forced = translator.engine.attend(batch, [h.tokens for h in best])
+        for hyp, weights in zip(best, forced, strict=True):
+            assert weights.shape[1:] == hyp.attention.shape[1:]
+            rows = min(len(weights), len(hyp.attention))
+            assert rows >= len(hyp.tokens)
+            torch.testing.assert_close(weights[first:rows], hyp.attention[first:rows],
+                                       atol=1e-4, rtol=1e-3)
+
+
 def test_loops_are_cut_where_our_search_stops_them(toy_vocabs, small_model_config, tmp_path):
     from hanyi.export import export_ctranslate2
 

@@ -138,12 +138,8 @@ def test_rescue_off_and_validation():
 
 class AttentionEngine(FakeEngine):
     """FakeEngine that records whether attention was asked for, and gives it (a tensor
-    standing for the weights) when asked. ``wide_keeps``: whether the wide beam's search
-    *with* attention finds the number (False: a search that comes out otherwise)."""
-
-    def __init__(self, wide_keeps: bool = True):
-        super().__init__()
-        self.wide_keeps = wide_keeps
+    standing for the weights) when asked; ``attend`` gives the attention of given outputs
+    (a tensor of 2s, so the test sees which way a translation got its weights)."""
 
     def search(self, batch, cfg, need_attention=False, cancel=None):
         import dataclasses
@@ -152,23 +148,28 @@ class AttentionEngine(FakeEngine):
 
         out = super().search(batch, cfg)
         self.calls[-1] = (len(batch), cfg.beam_size, need_attention)
-        if need_attention and cfg.beam_size >= 8 and not self.wide_keeps:
-            out = [[h for h in hyps if "1990" not in "".join(map(chr, h.tokens))]
-                   for hyps in out]
         return [[dataclasses.replace(h, attention=torch.ones(1, 1, 1, 3)) if need_attention else h
                  for h in hyps] for hyps in out]
 
+    def attend(self, batch, outputs):
+        import torch
 
-def test_the_wide_beam_asks_for_attention_only_for_rescued_sentences_that_want_it():
+        self.calls.append(("attend", len(batch), ["".join(map(chr, o)) for o in outputs]))
+        return [torch.full((len(o) + 1, 1, 1, 3), 2.0) for o in outputs]
+
+
+def test_the_wide_beam_runs_without_attention_and_a_rescue_that_wants_it_is_attended():
     translator, _ = fake_translator(beam_size=4)
     engine = translator.engine = AttentionEngine()
     out = translator.translate(["She was born in 1990.", "In 1990.", "Hello."],
                                need_attention=[True, False, False])
     assert [t.text for t in out] == ["1990年。", "1990年。", "19世纪90年代。"]
-    assert out[0].attention is not None and out[1].attention is None
+    assert out[1].attention is None
+    # (L, H, T, S): the rescued translation's own weights, from attend, not the first pass's
+    assert out[0].attention.shape == (1, 1, 7, 3) and (out[0].attention == 2).all()
     # the first pass (with attention: one of its texts asks), the wide beam over both lost
-    # sentences without it, then with it for the one that asks
-    assert engine.calls == [(3, 4, True), (2, 8, False), (1, 8, True)]
+    # sentences without it, then one forced pass through the new translation that asks
+    assert engine.calls == [(3, 4, True), (2, 8, False), ("attend", 1, ["1990年。"])]
 
 
 def test_texts_that_ask_for_attention_are_batched_apart_from_the_rest():
@@ -179,10 +180,3 @@ def test_texts_that_ask_for_attention_are_batched_apart_from_the_rest():
     out = translator.translate(texts, need_attention=[True, False, True, False])
     assert engine.calls == [(2, 1, False), (2, 1, True)]  # one batch with attention, not two
     assert [t.attention is not None for t in out] == [True, False, True, False]
-
-
-def test_a_rescue_that_the_attention_search_does_not_repeat_keeps_the_first_translation():
-    translator, _ = fake_translator(beam_size=4)
-    translator.engine = AttentionEngine(wide_keeps=False)
-    out = translator.translate(["She was born in 1990."], need_attention=True)
-    assert out[0].text == "19世纪90年代。" and out[0].attention is not None

@@ -169,6 +169,24 @@ class CT2Engine:
                 out[i] = self._hypotheses(again, cfg)
         return out
 
+    def attend(self, batch: list[list[int]], outputs: list[list[int]]) -> list[torch.Tensor]:
+        """The cross-attention of given outputs, each (T, 1, 1, S) as :meth:`search` gives
+        it: a greedy search forced through each output (``target_prefix``) and one step
+        beyond, whose attention rows are the output's (the row of a position depends on
+        the tokens before it only). About a third of a beam-4 search's time, where a
+        wide beam with attention costs about twice one without (the number rescue)."""
+        source = [self.src_vocab.pieces(ids) for ids in batch]
+        prefix = [self.tgt_vocab.pieces(out) for out in outputs]
+        try:
+            results = self.translator.translate_batch(
+                source, target_prefix=prefix, beam_size=1, return_attention=True,
+                max_decoding_length=max(map(len, outputs)) + 1, max_input_length=0,
+                suppress_sequences=self.suppress, disable_unk=True)
+        except RuntimeError as exc:
+            raise InputError(f"CTranslate2 could not align this batch ({exc})") from None
+        return [torch.tensor(r.attention[0], dtype=torch.float32)[:len(out) + 1, None, None, :]
+                for r, out in zip(results, outputs, strict=True)]
+
     def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int,
                    need_attention: bool = False):
         options = self._options(cfg, max_len) | {"return_attention": need_attention}

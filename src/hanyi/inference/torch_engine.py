@@ -68,3 +68,17 @@ class TorchEngine:
         with torch.inference_mode():
             return search(self.model, src.to(self.device), cfg, need_attention=need_attention,
                           cancel=cancel)
+
+    def attend(self, batch: list[list[int]], outputs: list[list[int]]) -> list[torch.Tensor]:
+        """The cross-attention of given outputs (teacher-forced: one decoder pass over
+        ``<s> + output``, no search), each (T, L, H, S) as a search's hypothesis holds it:
+        a row per output token and one for EOS. For an output a search without attention
+        chose (the number rescue's wide beam)."""
+        src = pad_sequences(batch, self.pad_id).to(self.device)  # (B, S)
+        bos = self.model.tgt_ids.bos
+        tgt = pad_sequences([[bos] + out for out in outputs], self.pad_id).to(self.device)
+        with torch.inference_mode():
+            memory, src_padding = self.model.encode(src)
+            weights = self.model.decode(tgt, memory, src_padding, need_weights=True).attention
+        weights = weights.permute(1, 3, 0, 2, 4)  # (L, B, H, T, S) -> (B, T, L, H, S)
+        return [weights[i, :len(out) + 1] for i, out in enumerate(outputs)]
