@@ -15,13 +15,15 @@ garbles a slot).
 Reports sentences/s of each and the ratio to per-line speed (the target: document mode
 >= 90%), best of ``--repeats`` rounds, the three interleaved in each round; also the same
 ratio in CPU time (the process's, all threads), which a busy neighbour on a shared machine
-disturbs less than wall time. Run it on a quiet machine: it is a timing.
+disturbs less than wall time, and the median and range of the ratio within each round
+(runs a minute apart). Run it on a quiet machine: it is a timing.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -88,19 +90,27 @@ def markdown(lines: list[str]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def best_times(repeats: int, runs: dict) -> tuple[dict[str, float], dict[str, float]]:
-    """The best wall time and the best CPU time (this process, all its threads) of each
-    run, the runs interleaved (a, b, c, a, b, c, ...) so that a machine that speeds up or
-    slows down during the benchmark touches them all alike. CPU time is the steadier
-    measure of the work on a shared machine: time the machine gives to others is not in it."""
-    wall, cpu = dict.fromkeys(runs, float("inf")), dict.fromkeys(runs, float("inf"))
+def timed_rounds(repeats: int, runs: dict) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU times (this process, all its threads) of every run in every round, the
+    runs interleaved (a, b, c, a, b, c, ...) so that a machine that speeds up or slows down
+    during the benchmark touches them all alike. CPU time is the steadier measure of the
+    work on a shared machine: time the machine gives to others is not in it."""
+    wall: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
             start, start_cpu = time.perf_counter(), time.process_time()
             fn()
-            wall[name] = min(wall[name], time.perf_counter() - start)
-            cpu[name] = min(cpu[name], time.process_time() - start_cpu)
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     return wall, cpu
+
+
+def round_ratios(times: dict[str, list[float]], name: str) -> list[float]:
+    """Per-line time / ``name``'s time in each round: runs a minute apart see the same
+    machine, where the best times of the whole benchmark may come from different moments
+    (this shared 2-core machine's speed drifts by 20% within minutes)."""
+    return sorted(a / b for a, b in zip(times["per_line"], times[name], strict=True))
 
 
 def main() -> None:
@@ -122,17 +132,21 @@ def main() -> None:
             "markdown": lambda: translate_document(translator, page, "markdown")}
     if args.slots:
         runs["slots"] = lambda: translate_document(translator, page, "markdown", inline="slots")
-    best, cpu = best_times(args.repeats, runs)
+    wall, cpu = timed_rounds(args.repeats, runs)
+    best = {name: min(times) for name, times in wall.items()}
     n = len(lines)
     print(f"{n} sentences, engine {translator.engine_name}, beam {translator.decode_cfg.beam_size}")
     labels = {"per_line": "one per line", "document": "as one document",
               "markdown": "as Markdown", "slots": "Markdown, slots"}
     for name, seconds in best.items():
         line = f"{labels[name] + ':':18} {n / seconds:7.1f} sentences/s ({seconds:.1f} s"
-        line += f", CPU {cpu[name]:.1f} s)"
+        line += f", CPU {min(cpu[name]):.1f} s)"
         if name != "per_line":
+            ratios = round_ratios(wall, name)
             line += (f", {best['per_line'] / seconds:.1%} of per-line speed"
-                     f" (CPU time: {cpu['per_line'] / cpu[name]:.1%})")
+                     f" (CPU time: {min(cpu['per_line']) / min(cpu[name]):.1%};"
+                     f" per round: median {statistics.median(ratios):.1%},"
+                     f" {ratios[0]:.1%}-{ratios[-1]:.1%})")
         print(line)
 
 
