@@ -136,6 +136,16 @@ def test_sentence_splitters():
     assert split_en("  ") == [] and split_zh("") == []
 
 
+def test_an_unbalanced_quote_does_not_hold_sentences_together():
+    # news text writes '"' for an apostrophe; sentencex alone returned the middle three
+    # sentences as one, the last one's opening quote cut off onto it
+    sentences = ['He was the bookmakers" favourite.', "The landscape has altered.",
+                 "Pulis was reassured.", '"I have no wish to change," he said.']
+    assert split_en(" ".join(sentences)) == sentences
+    quoted = ['"Are you coming?" she asked.', "He nodded."]  # balanced: the quotation whole
+    assert split_en(" ".join(quoted)) == quoted
+
+
 def test_weighted_epoch_copies_and_subsamples_by_source():
     names = ["a", "b", "c"]
     index = np.array([0] * 1000 + [1] * 1000 + [2] * 10, dtype=np.uint16)
