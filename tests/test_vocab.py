@@ -34,8 +34,8 @@ def test_the_model_takes_its_special_ids_from_the_vocab(toy_vocabs, small_model_
 
     src, tgt = toy_vocabs
     model = build_model(small_model_config, src, tgt)
-    assert model.src_ids == (src.pad_id, src.bos_id, src.eos_id)
-    assert model.tgt_ids == (tgt.pad_id, tgt.bos_id, tgt.eos_id)
+    assert model.src_ids == (src.pad_id, src.bos_id, src.eos_id, src.unk_id)
+    assert model.tgt_ids == (tgt.pad_id, tgt.bos_id, tgt.eos_id, tgt.unk_id)
     assert model.output_proj.out_features == len(tgt)
 
 

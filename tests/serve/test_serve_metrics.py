@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -47,7 +48,10 @@ def test_metrics_count_requests_batches_characters_and_queue(fake_translator):
 
 
 def test_repeated_sentences_come_from_the_cache(random_model, toy_vocabs):
-    translator = Translator.from_model(random_model, ExperimentConfig(), *toy_vocabs)
+    # a random model's outputs loop: the loop retry would search them again (and count)
+    no_retry = dataclasses.replace(ExperimentConfig().decode, loop_retry_ngram=0)
+    translator = Translator.from_model(random_model, ExperimentConfig(), *toy_vocabs,
+                                       decode=no_retry)
     cache = translator.enable_cache(100)
     calls = []
     search = translator.engine.search
