@@ -208,6 +208,20 @@ def test_a_request_that_times_out_stops_its_work_and_health_reports_a_stall(fake
         assert c.get("/api/health").json()["status"] == "ok"
 
 
+def test_a_search_stopped_at_its_deadline_is_a_504_not_a_400(fake_translator):
+    """The worker stops a batch whose every request is past its deadline; when it does so
+    a moment before the waiting request looks at its clock, the request still gets 504
+    (it had got 400 once in the suite: the Cancelled error taken for bad input)."""
+    class StopsAtOnce(fake_translator):
+        def translate(self, texts, decode=None, need_attention=False, cancel=None):
+            raise Cancelled("translation cancelled")
+
+    with TestClient(create_app(StopsAtOnce(), ServeConfig(warmup=False))) as c:
+        assert post(c, {"text": "hello"}).status_code == 504
+        r = c.post("/api/translate_file", files={"file": ("a.txt", b"hello")})
+        assert r.status_code == 504, r.text
+
+
 def test_event_loop_stays_free_while_the_model_works(fake_translator):
     gate = threading.Event()
     fake = fake_translator(gate)

@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hanyi.config import ServeConfig
 from hanyi.documents import translate_texts
 from hanyi.documents.protect import protect, restore
-from hanyi.errors import HanyiError
+from hanyi.errors import Cancelled, HanyiError
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
@@ -353,16 +353,20 @@ async def wait_for_answer(future, batcher: DynamicBatcher, timeout_s: float,
     loop = asyncio.get_running_loop()
     answer = asyncio.wrap_future(future)
     deadline = loop.time() + timeout_s
+    timed_out = ApiError(504, f"no translation within {timeout_s:g} s (the server is "
+                              f"overloaded or the text is very long)")
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
             batcher.abandon(future)
             answer.cancel()  # nobody will read it (and no "exception never retrieved")
-            raise ApiError(504, f"no translation within {timeout_s:g} s (the server is "
-                                f"overloaded or the text is very long)")
+            raise timed_out
         done, _ = await asyncio.wait({answer}, timeout=min(CLIENT_CHECK_S, remaining))
         if done:
-            return answer.result()
+            try:
+                return answer.result()
+            except Cancelled:  # the worker stopped it at its deadline, just before we looked
+                raise timed_out from None
         if request is not None and await request.is_disconnected():
             batcher.abandon(future)
             answer.cancel()

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hanyi.documents.formats import detect_format, translate_via
 from hanyi.documents.protect import protect, restore
-from hanyi.errors import HanyiError
+from hanyi.errors import Cancelled, HanyiError
 from hanyi.files import atomic_open
 from hanyi.inference import Translation
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
@@ -71,7 +71,7 @@ class Documents:
                                              self.translator.target_language, inline)
         except QueueFullError as exc:
             raise ApiError(503, str(exc), headers={"Retry-After": "1"}) from None
-        except TimeoutError:
+        except (TimeoutError, Cancelled):  # Cancelled: the worker stopped it at its deadline
             raise ApiError(504, f"no translation within {self.cfg.timeout_s:g} s") from None
         except HanyiError as exc:
             raise ApiError(400, str(exc)) from None
