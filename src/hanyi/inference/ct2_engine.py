@@ -29,11 +29,11 @@ token's weights) of another sentence of the batch; every later row, and every ro
 sentence decoded alone, is the same as PyTorch's (tests/test_export.py).
 
 Deviation in banned tokens: CTranslate2 bans tokens (``<pad>``, ``<s>``, ``<unk>``, EOS at
-the first step) in the logits *before* its softmax, so the remaining probabilities are renormalised;
-we set the banned log-probabilities to -inf *after* the softmax, so a score stays the
-model's probability. A trained model gives those tokens ~0 probability and the two agree
-(tests/test_export.py: identical beam-4 outputs and scores); on random weights the scores,
-and so beam rankings, can differ, while greedy token ids never do.
+the first step) in the logits *before* its softmax, so the remaining probabilities are
+renormalised; we set the banned log-probabilities to -inf *after* the softmax, so a score
+stays the model's probability. A trained model gives those tokens ~0 probability and the
+two agree (tests/test_export.py: identical beam-4 outputs and scores); on random weights
+the scores, and so beam rankings, can differ, while greedy token ids never do.
 
 Deviation for loops. Our search ends a hypothesis caught repeating itself
 (``decode.stop_loops``, decoding/constraints.py) as soon as the loop shows; CTranslate2 has
