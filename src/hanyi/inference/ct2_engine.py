@@ -33,7 +33,10 @@ the first step) in the logits *before* its softmax, so the remaining probabiliti
 renormalised; we set the banned log-probabilities to -inf *after* the softmax, so a score
 stays the model's probability. A trained model gives those tokens ~0 probability and the
 two agree (tests/test_export.py: identical beam-4 outputs and scores); on random weights
-the scores, and so beam rankings, can differ, while greedy token ids never do.
+the scores, and so beam rankings, can differ, while greedy token ids never do. ``<unk>``
+is the exception among them: where a trained model wants to write it (a name with a
+letter its pieces lack), its share is renormalised away in CTranslate2 and not in ours,
+so there the two engines' scores, and rarely their beams, differ.
 
 Deviation for loops. Our search ends a hypothesis caught repeating itself
 (``decode.stop_loops``, decoding/constraints.py) as soon as the loop shows; CTranslate2 has
