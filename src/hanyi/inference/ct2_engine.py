@@ -98,6 +98,12 @@ def cpu_compute_type(quantization: str, device: str) -> str:
     return "auto"
 
 
+def _weights(rows: list[list[float]], tokens: list[int]) -> torch.Tensor:
+    """CTranslate2's (T, S) attention lists -> (T, 1, 1, S), cut with the tokens (one row
+    per token and at most one for EOS)."""
+    return torch.tensor(rows, dtype=torch.float32)[:len(tokens) + 1, None, None, :]
+
+
 class CT2Engine:
     """Search over id lists with a ``ctranslate2.Translator``."""
 
@@ -151,9 +157,8 @@ class CT2Engine:
             if end is not None:  # cut where our search stops a loop (see module docstring)
                 ids = ids[:end]
             weights = None
-            if attentions is not None:  # (T, S) lists -> (T, 1, 1, S), cut with the tokens
-                weights = torch.tensor(attentions[len(hyps)], dtype=torch.float32)
-                weights = weights[:len(ids) + 1, None, None, :]
+            if attentions is not None:
+                weights = _weights(attentions[len(hyps)], ids)
             hyps.append(Hypothesis(ids, float(score), float(log_prob), weights))
         return hyps
 
@@ -187,8 +192,7 @@ class CT2Engine:
                 suppress_sequences=self.suppress, disable_unk=True)
         except RuntimeError as exc:
             raise InputError(f"CTranslate2 could not align this batch ({exc})") from None
-        return [torch.tensor(r.attention[0], dtype=torch.float32)[:len(out) + 1, None, None, :]
-                for r, out in zip(results, outputs, strict=True)]
+        return [_weights(r.attention[0], out) for r, out in zip(results, outputs, strict=True)]
 
     def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int,
                    need_attention: bool = False):
