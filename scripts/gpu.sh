@@ -31,9 +31,11 @@
 #   A: `LIMIT=420 bash scripts/gpu.sh bt` (carry .gpu, packed with the monolingual Chinese
 #      of .gpu/mono): trains zh-en from scratch on DATA (CONFIG1 read the other way) for
 #      half of LIMIT, scores it on FLORES dev zh->en, then back-translates .gpu/mono/*.zh.xz
-#      in order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
+#      (beam 4, BT_BATCH sentences a batch: 512; 128 gave ~230 sentences/s on an H100) in
+#      order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
 #      returns bt.tar.xz and the reverse model (float16 parts). MONO: the mono-zh sets
-#      (`pack` copies them; default "wikipedia laws"); INIT=DIR (`pack-init runs/bt/zh-en
+#      (`pack` copies them; default "wikipedia laws"; MONO_MAX=N: a random N sentences of
+#      each set at most, so that a carried model and the data fit the 64 MiB); INIT=DIR (`pack-init runs/bt/zh-en
 #      .init`, carried too): the reverse model goes on from that one instead of from scratch.
 #      Here: `scripts/gpu.sh unpack-bt FILES_AT runs/bt`, then
 #      `HANYI_BT=runs/bt/bt hanyi prepare configs/large-bt.yaml` (data/large-bt) and
@@ -69,7 +71,14 @@ pack() {
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   cp -r ../shared/data/dev-general .gpu/shared/
   mkdir -p .gpu/mono
-  for set in $mono_sets; do cp "../shared/data/mono-zh/$set/sentences.zh.xz" ".gpu/mono/$set.zh.xz"; done
+  for set in $mono_sets; do
+    if [ -n "${MONO_MAX:-}" ]; then  # a sample, the same one every time (a fixed random source)
+      xz -dc "../shared/data/mono-zh/$set/sentences.zh.xz" \
+        | shuf -n "$MONO_MAX" --random-source=<(yes) | xz -T0 > ".gpu/mono/$set.zh.xz"
+    else
+      cp "../shared/data/mono-zh/$set/sentences.zh.xz" ".gpu/mono/$set.zh.xz"
+    fi
+  done
   tar -cJf .gpu/data.tar.xz "$data"/{src.model,tgt.model,dev.*,test.*,stats.json,shards}
   # the packages hanyi needs that the GPU image lacks (/work/.library/device/KINDS.md):
   # OpenCC and sentencex are compiled (wheels for the image's Python 3.12), the rest pure Python
@@ -165,16 +174,16 @@ bt() {
     --src "$runs/flores.zh" --ref "$runs/flores.en" 2>&1 | tee "$out/zh-en-flores.txt"
   # back-translate until 95% of LIMIT (a chunk at a time: what is done stays done)
   mkdir -p "$runs/bt"
-  "$py" - "$model" "$device" "$runs/bt" $((start + limit * 95 / 100 - SECONDS)) "${CHUNK:-2000}" \
-    $mono_sets \
+  "$py" - "$model" "$device" "$runs/bt" $((start + limit * 95 / 100 - SECONDS)) "${CHUNK:-4000}" \
+    "${BT_BATCH:-512}" $mono_sets \
     2>&1 <<'EOF' | tee "$out/bt.log"
 import lzma, random, sys, time
 from pathlib import Path
 from hanyi.inference import Translator
 model, device, folder, seconds = sys.argv[1], sys.argv[2], Path(sys.argv[3]), float(sys.argv[4])
-size, sets = int(sys.argv[5]), sys.argv[6:]
+size, batch, sets = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7:]
 deadline = time.monotonic() + seconds
-t = Translator.load(model, device=device, engine="torch", overrides=["decode.batch_size=128"])
+t = Translator.load(model, device=device, engine="torch", overrides=[f"decode.batch_size={batch}"])
 for name in sets:
     lines = lzma.open(f".gpu/mono/{name}.zh.xz", "rt", encoding="utf-8").read().splitlines()
     random.Random(1).shuffle(lines)  # a sample, if time runs out, not the file's first part
