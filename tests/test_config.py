@@ -159,6 +159,12 @@ def test_decode_settings_change_one_way_flags_are_set_shorthands():
         decode_with_overrides(base, ["decode.beam_size=1", "decode.nbest=3"])
     with pytest.raises(ConfigError, match="only decode"):
         decode_with_overrides(base, ["model.d_model=8"])
+    sampled = parser.parse_args(["--beam", "1", "--sample-topk", "0", "--temperature", "0.7",
+                                 "--seed", "3"])
+    assert decode_with_overrides(base, decode_overrides(sampled)) == DecodeConfig(
+        beam_size=1, nbest=1, sampling_topk=0, sampling_temperature=0.7, sampling_seed=3)
+    with pytest.raises(ConfigError, match="beam_size 1"):  # sampling replaces greedy search
+        decode_with_overrides(base, decode_overrides(parser.parse_args(["--sample-topk", "5"])))
 
 
 def test_a_translators_default_decode_settings_cannot_be_overwritten(random_model, toy_vocabs):

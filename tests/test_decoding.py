@@ -297,3 +297,75 @@ def test_loop_end_agrees_with_looping():
         assert loop_end(tokens) == expected, tokens
         found.add(expected is None)
     assert found == {True, False}  # both kinds of output were drawn
+
+
+# --- sampling instead of the most probable token (decoding/sampling.py) -----------------
+
+def sample(**kw) -> DecodeConfig:
+    return cfg(sampling_topk=0, **kw)
+
+
+def first_tokens(model, n: int, **kw) -> list[int]:
+    """The first token of n copies of SRC, decoded together (one draw each)."""
+    hyps = greedy_search(model, SRC.expand(n, -1), sample(**kw))
+    return [h[0].tokens[0] for h in hyps]
+
+
+@pytest.mark.parametrize("temperature, p_a", [(1.0, 0.6), (0.5, 0.36 / 0.52), (2.0, None)])
+def test_sampling_draws_from_the_tempered_distribution(temperature, p_a):
+    """P(A) = 0.6 at the first step; at temperature T the draw sees P ** (1/T), renormalised
+    (T = 0.5: 0.36 / (0.36 + 0.16); T = 2: sqrt .6 / (sqrt .6 + sqrt .4))."""
+    if p_a is None:
+        p_a = math.sqrt(0.6) / (math.sqrt(0.6) + math.sqrt(0.4))
+    drawn = first_tokens(ScriptedModel(SCRIPT), 4000, sampling_temperature=temperature)
+    assert set(drawn) == {A, B}
+    assert abs(drawn.count(A) / len(drawn) - p_a) < 0.03  # 4000 draws: sd ~0.008
+
+
+def test_top_k_sampling_never_draws_outside_the_k_most_probable():
+    model = ScriptedModel({(): {A: 0.5, B: 0.3, EOS: 0.2}}, default={A: 0.45, EOS: 0.35, B: 0.2})
+    hyps = greedy_search(model, SRC.expand(500, -1), cfg(sampling_topk=2, max_len_b=6))
+    tokens = [h[0].tokens for h in hyps]
+    assert all(B not in t[1:] for t in tokens)  # after the first step B is third
+    assert {t[0] for t in tokens} == {A, B} and len({len(t) for t in tokens}) > 2
+
+
+def test_sampling_repeats_with_its_seed_and_changes_with_another():
+    model = ScriptedModel(SCRIPT)
+    assert first_tokens(model, 64, sampling_seed=3) == first_tokens(model, 64, sampling_seed=3)
+    assert first_tokens(model, 64, sampling_seed=3) != first_tokens(model, 64, sampling_seed=4)
+
+
+def test_a_sampled_hypothesis_is_scored_with_the_model_s_log_probability():
+    """The temperature shapes the draw, not the score: log P of the tokens drawn."""
+    for hyps in greedy_search(ScriptedModel(SCRIPT), SRC.expand(200, -1),
+                              sample(sampling_temperature=3.0)):
+        h, = hyps
+        prefix, expected = (), 0.0
+        for token in [*h.tokens, EOS]:
+            expected += math.log(SCRIPT.get(prefix, {EOS: 1.0})[token])
+            prefix += (token,)
+        assert h.log_prob == pytest.approx(expected, abs=1e-5)
+
+
+def test_sampling_at_a_tiny_temperature_is_greedy_search(random_model):
+    """P ** (1/T) for T -> 0 puts all the mass on the most probable token (float64, with
+    the scaled weights of ``chaotic``, so no near-tie decides); at T = 1 it does not."""
+    model = chaotic(random_model)
+    torch.manual_seed(3)
+    src = torch.randint(4, 30, (6, 7))
+    greedy = [h[0].tokens for h in greedy_search(model, src, cfg(max_len_b=12))]
+    cold = greedy_search(model, src, sample(sampling_temperature=1e-3, max_len_b=12))
+    hot = greedy_search(model, src, sample(sampling_temperature=30.0, max_len_b=12))
+    assert [h[0].tokens for h in cold] == greedy
+    assert [h[0].tokens for h in hot] != greedy
+
+
+@pytest.mark.parametrize("kw", [dict(sampling_topk=10, beam_size=4), dict(sampling_topk=-1),
+                                dict(sampling_temperature=0.0),
+                                dict(sampling_temperature=float("nan"))])
+def test_bad_sampling_settings_are_refused(kw):
+    from hanyi.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sampling"):
+        DecodeConfig(**kw)

@@ -293,3 +293,39 @@ def test_a_damaged_export_is_refused(toy_vocabs, small_model_config, tmp_path):
     (tmp_path / "ct2" / "model.bin").write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="damaged"):
         Translator.load(tmp_path / "ct2")
+
+
+def test_ctranslate2_samples_within_the_top_k_and_repeats_with_its_seed(
+        toy_vocabs, small_model_config, tmp_path):
+    """decode.sampling_* reach CTranslate2: every token it draws with top-k 2 is one of the
+    two most probable under the same weights (our model, teacher-forced), the draws differ
+    from greedy search, and a new engine with the same seed draws the same (CTranslate2
+    seeds a run, not a call: ct2_engine.py)."""
+    from hanyi.data.batch import pad_sequences
+    from hanyi.export import export_ctranslate2
+
+    loaded = random_loaded(toy_vocabs, small_model_config, tmp_path)
+    export_ctranslate2(loaded, tmp_path / "ct2", "float32")
+    texts = synthetic_sentences(24, seed=5)[0]
+    ct2 = Translator.load(tmp_path / "ct2", threads=1)
+    topk = dataclasses.replace(loaded.config.decode, sampling_topk=2, sampling_seed=7,
+                               max_len_a=0.0, max_len_b=8)
+    drawn = ct2.translate(texts, topk)
+    again = Translator.load(tmp_path / "ct2", threads=1).translate(texts, topk)
+    assert [t.tgt_tokens for t in again] == [t.tgt_tokens for t in drawn]
+    greedy = ct2.translate(texts, dataclasses.replace(topk, sampling_topk=1))
+    assert [t.tgt_tokens for t in drawn] != [t.tgt_tokens for t in greedy]
+    model, ids = loaded.model.eval(), loaded.model.tgt_ids
+    banned = [i for i in (ids.pad, ids.bos, ids.unk) if i is not None]  # never drawn
+    for text, t in zip(texts, drawn, strict=True):
+        src = pad_sequences([Translator(loaded).encode(text)], model.src_ids.pad)
+        out = loaded.tgt_vocab.ids(t.tgt_tokens)[:-1]  # the last is EOS (forced at the cap)
+        tgt = torch.tensor([[ids.bos, *out]])
+        with torch.inference_mode():
+            memory, padding = model.encode(src)
+            logits = model.logits(model.decode(tgt, memory, padding).hidden)  # (1, T + 1, V)
+        logits = logits[0, :len(out)].clone()  # (T, V): the logits each token was drawn from
+        logits[:, banned] = float("-inf")
+        logits[0, ids.eos] = float("-inf")  # no empty output
+        top2 = logits.topk(2, dim=-1).indices  # (T, 2)
+        assert all(tok in row for tok, row in zip(out, top2.tolist(), strict=True))

@@ -93,6 +93,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-numbers-beam", type=int, default=None,
                         help="number rescue: after beam search, re-decode a translation that "
                              "lost a number with this beam (0 = off; default 8)")
+    parser.add_argument("--sample-topk", type=int, default=None,
+                        help="with --beam 1: draw each token at random from the K most "
+                             "probable (0 = from all; 1 = off, the default)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="sampling temperature (default 1.0; lower = closer to greedy)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed for --sample-topk (default 0: repeatable)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     parser.add_argument("--quantize", choices=("none", "int8"), default="none",
                         help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
@@ -110,7 +117,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 DECODE_FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length_penalty",
                 "max_len_a": "max_len_a", "max_len_b": "max_len_b",
                 "no_repeat_ngram": "no_repeat_ngram_size", "batch_size": "batch_size",
-                "keep_numbers_beam": "keep_numbers_beam"}
+                "keep_numbers_beam": "keep_numbers_beam", "sample_topk": "sampling_topk",
+                "temperature": "sampling_temperature", "seed": "sampling_seed"}
 
 
 def decode_overrides(args: argparse.Namespace) -> list[str]:

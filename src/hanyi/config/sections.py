@@ -240,6 +240,13 @@ class DecodeConfig:
     # ended is searched again with no n-gram of this size repeated (0 = off); see
     # inference/translator.py
     loop_retry_ngram: int = 4
+    # random sampling instead of greedy search's most probable token (beam_size 1 only;
+    # decoding/sampling.py): 1 = off (greedy), 0 = from the whole distribution, k > 1 =
+    # from the k most probable tokens; probabilities ** (1 / temperature); the seed makes
+    # a run repeatable (both engines; e.g. back-translation, Edunov et al. 2018)
+    sampling_topk: int = 1
+    sampling_temperature: float = 1.0
+    sampling_seed: int = 0
 
     def __post_init__(self) -> None:
         """Every decode number is checked here, once, whoever sets it (YAML, --set, a flag,
@@ -250,6 +257,15 @@ class DecodeConfig:
         for name in ("batch_size", "max_input_tokens", "max_output_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
+        if self.sampling_topk < 0:
+            raise ConfigError("decode.sampling_topk must be >= 0 (1 = off, 0 = every token)")
+        if self.sampling_topk != 1 and self.beam_size != 1:
+            raise ConfigError(f"decode.sampling_topk {self.sampling_topk} samples instead of "
+                              f"greedy search: it needs decode.beam_size 1, got "
+                              f"{self.beam_size}")
+        if not (math.isfinite(self.sampling_temperature) and self.sampling_temperature > 0):
+            raise ConfigError(f"decode.sampling_temperature must be a number > 0, "
+                              f"got {self.sampling_temperature}")
         if self.no_repeat_ngram_size < 0:
             raise ConfigError("decode.no_repeat_ngram_size must be >= 0 (0 turns it off)")
         if not (math.isfinite(self.length_penalty) and 0 <= self.length_penalty <= 10):

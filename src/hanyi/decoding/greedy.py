@@ -1,4 +1,5 @@
-"""Greedy search: take the most probable next token until EOS (batched, KV-cached)."""
+"""Greedy search: take the most probable next token until EOS (batched, KV-cached) — or,
+with ``decode.sampling_topk``, a random draw (decoding/sampling.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hanyi.decoding.constraints import (
     length_normalize,
     max_lengths,
 )
+from hanyi.decoding.sampling import generator, next_tokens
 
 
 @torch.inference_mode()
@@ -34,13 +36,14 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig, need_attention: b
     results: list[list[Hypothesis]] = [[] for _ in range(batch)]
     history = [[] for _ in range(batch)]  # per-sentence attention rows
     cache, step = None, 0
+    rng = generator(cfg, src.device)  # None: the most probable token
     while alive.numel() > 0:
         check_cancel(cancel)
         step_in = tokens[:, -1:] if cache is not None else tokens
         out = model.decode_step(step_in, memory, src_padding,
                                 cache, need_weights=need_attention)
         lp = apply_constraints(out.log_probs, tokens, step, limit, ids, cfg)
-        next_lp, next_tok = lp.max(dim=-1)  # (N,)
+        next_lp, next_tok = next_tokens(lp, cfg, rng)  # (N,) each
         log_prob = log_prob + next_lp
         tokens = torch.cat([tokens, next_tok.unsqueeze(1)], dim=1)  # (N, step + 2)
         if need_attention:

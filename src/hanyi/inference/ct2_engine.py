@@ -16,7 +16,16 @@ never <pad>, <s>       suppress_sequences=[["<pad>"], ["<s>"]]
 never <unk>            disable_unk=True
 max_len = a·S + b      max_decoding_length = max_len - 1 (see below)
 need_attention         return_attention (see below)
+sampling_topk,         sampling_topk, sampling_temperature (the same meaning: 1 = off,
+sampling_temperature,  0 = the whole distribution); the seed through
+sampling_seed          ``ctranslate2.set_random_seed`` (see below)
 =====================  ==============================================================
+
+Deviation in the sampling seed. CTranslate2 has no seed per call: each of its worker
+threads seeds its own generator once, from the process's seed, at its first draw. So the
+seed is set before an engine's first sampled search and makes the engine's whole run
+repeatable (the same texts in the same order, in a new process or a new engine), where
+ours (decoding/sampling.py) repeats every call.
 
 Attention. CTranslate2 returns one (T, S) matrix of cross-attention weights per
 hypothesis: the heads and layer the export chose (``alignment_layer`` and
@@ -132,6 +141,7 @@ class CT2Engine:
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         pieces = tgt_vocab.tokens()
         self.suppress = [[pieces[tgt_vocab.pad_id]], [pieces[tgt_vocab.bos_id]]]
+        self.seeded = False  # the sampling seed is set at the first sampled search
 
     @property
     def name(self) -> str:
@@ -144,7 +154,9 @@ class CT2Engine:
                 "min_decoding_length": 1, "suppress_sequences": self.suppress,
                 "disable_unk": True,
                 "max_decoding_length": max(1, max_len - 1), "max_input_length": 0,
-                "max_batch_size": cfg.batch_size, "return_scores": True}
+                "max_batch_size": cfg.batch_size, "return_scores": True,
+                "sampling_topk": cfg.sampling_topk,
+                "sampling_temperature": cfg.sampling_temperature}
 
     def _hypotheses(self, result, cfg: DecodeConfig) -> list[Hypothesis]:
         hyps: list[Hypothesis] = []
@@ -197,6 +209,9 @@ class CT2Engine:
     def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int,
                    need_attention: bool = False):
         options = self._options(cfg, max_len) | {"return_attention": need_attention}
+        if cfg.sampling_topk != 1 and not self.seeded:  # before the first draw (above)
+            _import_ctranslate2().set_random_seed(cfg.sampling_seed)
+            self.seeded = True
         try:
             return self.translator.translate_batch(source, **options)
         except RuntimeError as exc:  # e.g. a length beyond the position table
