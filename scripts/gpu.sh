@@ -22,7 +22,9 @@
 # bench/glossary.py + bench/document_speed.py before anything ships.
 #
 # INIT=DIR (a model carried along) skips stage 1 and trains stage 2 on from DIR (LR2: its
-# peak lr, default 3e-4): a second call that continues the first one's model.
+# peak lr, default 3e-4): a second call that continues the first one's model. STEPS2=N
+# stops stage 2 after N updates (if its minutes have not run out first): an experiment arm
+# with exactly the updates of the run it is compared with.
 #
 # DATA, CONFIG1, CONFIG2: the prepared data and the two stages' configs (default
 # data/large3, configs/large.yaml, configs/large-everyday.yaml).
@@ -145,6 +147,7 @@ train() {
   "$py" -m hanyi train "$config2" --out "$runs/stage2" "${common[@]}" \
     --set "train.init_from=$init" --set train.max_tokens=12000 --set "train.lr=${LR2:-3e-4}" \
     --set "train.max_minutes=$(python3 -c "print($s2 / 60)")" --set train.save_every=150 \
+    ${STEPS2:+--set "train.max_steps=$STEPS2"} \
     2>&1 | tr '\r' '\n' | grep -v 'step \[' | tee "$out/stage2.log"
   # float16, as a release stores it, in parts that come back
   local final=$runs/stage2/averaged
