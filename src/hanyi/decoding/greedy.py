@@ -50,14 +50,12 @@ def greedy_search(model, src: torch.Tensor, cfg: DecodeConfig, need_attention: b
             for row, orig in enumerate(alive.tolist()):
                 history[orig].append(out.attention[:, row])  # (L, H, S)
         done = next_tok == ids.eos
-        for row in done.nonzero(as_tuple=True)[0].tolist():
-            length = step + 1
-            orig = alive[row].item()
+        rows = done.nonzero(as_tuple=True)[0]  # finished this step; read together, once
+        for orig, kept, lp in zip(alive[rows].tolist(), tokens[rows, 1:-1].tolist(),
+                                 log_prob[rows].tolist(), strict=True):
             attention = torch.stack(history[orig]) if need_attention else None
-            results[orig] = [Hypothesis(
-                tokens[row, 1:-1].tolist(),
-                float(length_normalize(log_prob[row], length, cfg.length_penalty)),
-                float(log_prob[row]), attention)]
+            results[orig] = [Hypothesis(kept, length_normalize(lp, step + 1, cfg.length_penalty),
+                                        lp, attention)]
         keep = (~done).nonzero(as_tuple=True)[0]
         if keep.numel() < done.numel():  # shrink every batch-shaped tensor to the survivors
             alive, tokens, log_prob, limit = alive[keep], tokens[keep], log_prob[keep], limit[keep]
