@@ -33,7 +33,7 @@
 #   A: `LIMIT=420 bash scripts/gpu.sh bt` (carry .gpu, packed with the monolingual Chinese
 #      of .gpu/mono): trains zh-en from scratch on DATA (CONFIG1 read the other way) for
 #      half of LIMIT, scores it on FLORES dev zh->en, then back-translates .gpu/mono/*.zh.xz
-#      (beam 4, BT_BATCH sentences a batch: 512; 128 gave ~230 sentences/s on an H100) in
+#      (beam 4, or BT_TOPK=K: top-K sampling; BT_BATCH sentences a batch: 512) in
 #      order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
 #      returns bt.tar.xz and the reverse model (float16 parts). MONO: the mono-zh sets
 #      (`pack` copies them; default "wikipedia laws"; MONO_MAX=N: a random N sentences of
@@ -178,15 +178,18 @@ bt() {
   # back-translate until 95% of LIMIT (a chunk at a time: what is done stays done)
   mkdir -p "$runs/bt"
   "$py" - "$model" "$device" "$runs/bt" $((start + limit * 95 / 100 - SECONDS)) "${CHUNK:-4000}" \
-    "${BT_BATCH:-512}" $mono_sets \
+    "${BT_BATCH:-512}" "${BT_TOPK:-}" $mono_sets \
     2>&1 <<'EOF' | tee "$out/bt.log"
 import lzma, random, sys, time
 from pathlib import Path
 from hanyi.inference import Translator
 model, device, folder, seconds = sys.argv[1], sys.argv[2], Path(sys.argv[3]), float(sys.argv[4])
-size, batch, sets = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7:]
+size, batch, topk, sets = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7], sys.argv[8:]
+# BT_TOPK=K: greedy search drawing from the K most probable tokens (0: from all), seed 1
+sample = ["decode.beam_size=1", f"decode.sampling_topk={topk}", "decode.sampling_seed=1"]
 deadline = time.monotonic() + seconds
-t = Translator.load(model, device=device, engine="torch", overrides=[f"decode.batch_size={batch}"])
+t = Translator.load(model, device=device, engine="torch",
+                    overrides=[f"decode.batch_size={batch}", *(sample if topk else [])])
 for name in sets:
     lines = lzma.open(f".gpu/mono/{name}.zh.xz", "rt", encoding="utf-8").read().splitlines()
     random.Random(1).shuffle(lines)  # a sample, if time runs out, not the file's first part
