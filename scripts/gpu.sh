@@ -37,8 +37,9 @@
 #      order (Wikipedia whole, then the laws, sampled) in chunks until 95% of LIMIT;
 #      returns bt.tar.xz and the reverse model (float16 parts). MONO: the mono-zh sets
 #      (`pack` copies them; default "wikipedia laws"; MONO_MAX=N: a random N sentences of
-#      each set at most, so that a carried model and the data fit the 64 MiB); INIT=DIR (`pack-init runs/bt/zh-en
-#      .init`, carried too): the reverse model goes on from that one instead of from scratch.
+#      each set at most, so that a carried model and the data fit the 64 MiB); INIT=DIR
+#      (`pack-init runs/bt/zh-en .init`, carried too): the reverse model goes on from that
+#      one instead of from scratch.
 #      Here: `scripts/gpu.sh unpack-bt FILES_AT runs/bt`, then
 #      `HANYI_BT=runs/bt/bt hanyi prepare configs/large-bt.yaml` (data/large-bt) and
 #      `DATA=data/large-bt scripts/gpu.sh pack`.
