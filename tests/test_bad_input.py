@@ -288,10 +288,16 @@ def test_resume_compares_configs_not_yaml_text(tmp_path):
     cfg = load_config(TINY)
     saved = yaml.safe_load(config_to_yaml(cfg))
     del saved["tokenizer"]["slot_symbols"]  # as written before the key was added
+    saved["tokenizer"]["max_sentences"] = 200_000  # the default before the 16th session
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
     (tmp_path / "LATEST").write_text("x")
     check_run_dir(tmp_path, True, cfg)
     saved["model"]["d_model"] = cfg.model.d_model * 2
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
     with pytest.raises(ConfigError, match="model section differs"):
+        check_run_dir(tmp_path, True, cfg)
+    saved["model"]["d_model"] = cfg.model.d_model
+    saved["tokenizer"]["src_vocab_size"] += 1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")
+    with pytest.raises(ConfigError, match="tokenizer section differs"):
         check_run_dir(tmp_path, True, cfg)

@@ -119,3 +119,7 @@ def test_seed_pieces_reach_sentencepiece_and_bad_values_are_refused(tmp_path, mo
         TokenizerConfig(src_vocab_size=8000, seed_pieces=8000)
     with pytest.raises(ConfigError, match="max_sentences"):
         TokenizerConfig(max_sentences=0)
+    # the tokenizers' sample: 12.5 sentences a piece of the larger vocabulary unless given
+    assert TokenizerConfig().sample_sentences == 100_000
+    assert TokenizerConfig(src_vocab_size=8000, tgt_vocab_size=32000).sample_sentences == 400_000
+    assert TokenizerConfig(max_sentences=7).sample_sentences == 7

@@ -87,9 +87,20 @@ def check_run_dir(out: Path, resume: bool, cfg) -> None:
         # read as a config, so that a key added since (with its default) is no difference
         old = config_from_yaml_text(saved.read_text(encoding="utf-8"))
         for section in ("model", "tokenizer"):
-            if to_dict(getattr(old, section)) != to_dict(getattr(cfg, section)):
+            if comparable(old, section) != comparable(cfg, section):
                 raise ConfigError(f"--resume: the {section} section differs from the one "
                                   f"{out} was trained with ({saved})")
+
+
+# how `prepare` trains new vocabularies, not what a run's vocabularies are: a default of
+# these may change (tokenizer.max_sentences did) and a saved run still resumes
+PREPARE_ONLY = {"tokenizer": ("max_sentences", "seed_pieces")}
+
+
+def comparable(cfg, section: str) -> dict:
+    """A config section as --resume compares it: without the keys only prepare reads."""
+    values = to_dict(getattr(cfg, section))
+    return {k: v for k, v in values.items() if k not in PREPARE_ONLY.get(section, ())}
 
 
 def run(args) -> int:

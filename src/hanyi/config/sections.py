@@ -95,11 +95,13 @@ class TokenizerConfig:
     # (for continued training from that model: train.init_from)
     from_model: str | None = None
     # SentencePiece trains on a random sample of this many sentences per side (drawn in
-    # prepare's one pass): 200k sentences are ~3M English words, more than the shipped
-    # model's vocabularies saw (its ~75k training pairs). The sample sets SentencePiece's
-    # time, faster than linearly for Chinese (one core, unigram, 8k pieces: 50k sentences
-    # 13 s, 100k 49 s; English 4 s and 10 s; docs/RESULTS.md "Data preparation at scale")
-    max_sentences: int = 200_000
+    # prepare's one pass); None = 12.5 a piece of the larger vocabulary (`sample_sentences`:
+    # 100k for 8k pieces, ~1.5M English words). The sample sets SentencePiece's time:
+    # 100k instead of 200k sentences halve it (8k unigram pieces, 2 threads: English 17 ->
+    # 9 s, Chinese 37 -> 19 s) for pieces as good on held-out text (a seed's noise apart:
+    # FLORES dev + newsdev2017 + test, 33.55/33.40 vs 33.51/33.51 English pieces a
+    # sentence, 28.67/28.72 vs 28.68/28.64 Chinese; docs/RESULTS.md, 16th session)
+    max_sentences: int | None = None
     # unigram only: the candidate pieces SentencePiece starts its EM from (its
     # seed_sentencepiece_size); None = ten times the vocabulary size. SentencePiece's own
     # default, 1M, made Chinese training 2.7x slower (85 vs 31 s on a 200k sample, 2
@@ -113,12 +115,19 @@ class TokenizerConfig:
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "max_sentences"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"tokenizer.{name} must be >= 1")
         if self.seed_pieces is not None and self.seed_pieces <= max(self.src_vocab_size,
                                                                      self.tgt_vocab_size):
             raise ConfigError(f"tokenizer.seed_pieces ({self.seed_pieces}) must be larger than "
                               "the vocabulary sizes (or null: ten times them)")
+
+    @property
+    def sample_sentences(self) -> int:
+        """The sentences SentencePiece trains on: ``max_sentences``, or 12.5 a piece."""
+        if self.max_sentences is not None:
+            return self.max_sentences
+        return int(12.5 * max(self.src_vocab_size, self.tgt_vocab_size))
 
 
 # The names of hanyi.model.attention.ATTENTION_KERNELS (a test keeps the two equal), so a

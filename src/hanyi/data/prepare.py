@@ -177,10 +177,10 @@ def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConf
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
     train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
-                        cfg.src_character_coverage, cfg.max_sentences, symbols=symbols,
+                        cfg.src_character_coverage, cfg.sample_sentences, symbols=symbols,
                         seed_pieces=cfg.seed_pieces)
     train_sentencepiece(zh, out / "tgt.model", cfg.tgt_vocab_size, cfg.tgt_model_type,
-                        cfg.tgt_character_coverage, cfg.max_sentences,
+                        cfg.tgt_character_coverage, cfg.sample_sentences,
                         normalization="identity", symbols=symbols,  # keep full-width punctuation
                         seed_pieces=cfg.seed_pieces)
 
@@ -216,7 +216,7 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
 
 def sample_size(data: DataConfig, tokenizer: TokenizerConfig) -> int:
     """Training pairs to sample: for the tokenizers (unless copied) and the slot pairs."""
-    return max(0 if tokenizer.from_model else tokenizer.max_sentences,
+    return max(0 if tokenizer.from_model else tokenizer.sample_sentences,
                SLOT_SAMPLE if data.slot_pairs > 0 else 0)
 
 
