@@ -96,11 +96,9 @@ class TokenizerConfig:
     from_model: str | None = None
     # SentencePiece trains on a random sample of this many sentences per side (drawn in
     # prepare's one pass); None = 12.5 a piece of the larger vocabulary (`sample_sentences`:
-    # 100k for 8k pieces, ~1.5M English words). The sample sets SentencePiece's time:
-    # 100k instead of 200k sentences halve it (8k unigram pieces, 2 threads: English 17 ->
-    # 9 s, Chinese 37 -> 19 s) for pieces as good on held-out text (a seed's noise apart:
-    # FLORES dev + newsdev2017 + test, 33.55/33.40 vs 33.51/33.51 English pieces a
-    # sentence, 28.67/28.72 vs 28.68/28.64 Chinese; docs/RESULTS.md, 16th session)
+    # 100k for 8k pieces). 100k instead of 200k halves SentencePiece's time (English 17 ->
+    # 9 s, Chinese 37 -> 19 s) for pieces as good on held-out text, a seed's noise apart
+    # (docs/RESULTS.md, "16th session: the tokenizers' sample")
     max_sentences: int | None = None
     # unigram only: the candidate pieces SentencePiece starts its EM from (its
     # seed_sentencepiece_size); None = ten times the vocabulary size. SentencePiece's own
@@ -249,10 +247,9 @@ class DecodeConfig:
     # ended is searched again with no n-gram of this size repeated (0 = off); see
     # inference/translator.py
     loop_retry_ngram: int = 4
-    # random sampling instead of greedy search's most probable token (beam_size 1 only;
-    # decoding/sampling.py): 1 = off (greedy), 0 = from the whole distribution, k > 1 =
-    # from the k most probable tokens; probabilities ** (1 / temperature); the seed makes
-    # a run repeatable (both engines; e.g. back-translation, Edunov et al. 2018)
+    # greedy search draws tokens at random (beam_size 1; decoding/sampling.py): topk 1 =
+    # off, 0 = from all tokens, k = from the k most probable; P ** (1 / temperature); the
+    # seed makes a run repeatable (both engines; back-translation, Edunov et al. 2018)
     sampling_topk: int = 1
     sampling_temperature: float = 1.0
     sampling_seed: int = 0
@@ -268,7 +265,7 @@ class DecodeConfig:
                 raise ConfigError(f"decode.{name} must be >= 1, got {getattr(self, name)}")
         if self.sampling_topk < 0:
             raise ConfigError("decode.sampling_topk must be >= 0 (1 = off, 0 = every token)")
-        if self.sampling_topk != 1 and self.beam_size != 1:
+        if self.samples and self.beam_size != 1:
             raise ConfigError(f"decode.sampling_topk {self.sampling_topk} samples instead of "
                               f"greedy search: it needs decode.beam_size 1, got "
                               f"{self.beam_size}")
@@ -293,6 +290,11 @@ class DecodeConfig:
             raise ConfigError("decode.loop_retry_ngram must be >= 0 (0 turns it off)")
         if self.max_len_a < 0 or self.max_len_b < 1:
             raise ConfigError("decode.max_len_a must be >= 0 and decode.max_len_b >= 1")
+
+    @property
+    def samples(self) -> bool:
+        """True when greedy search draws tokens at random (decoding/sampling.py)."""
+        return self.sampling_topk != 1
 
 
 @dataclass(frozen=True)

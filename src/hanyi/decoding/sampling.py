@@ -22,15 +22,10 @@ import torch
 from hanyi.config import DecodeConfig
 
 
-def sampling(cfg: DecodeConfig) -> bool:
-    """True when ``cfg`` asks for random draws instead of the most probable token."""
-    return cfg.sampling_topk != 1
-
-
 def generator(cfg: DecodeConfig, device: torch.device) -> torch.Generator | None:
     """A random generator seeded with ``decode.sampling_seed`` (None when not sampling):
     the same batch with the same settings draws the same tokens."""
-    if not sampling(cfg):
+    if not cfg.samples:
         return None
     return torch.Generator(device=device).manual_seed(cfg.sampling_seed)
 

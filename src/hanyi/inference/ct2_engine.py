@@ -74,7 +74,6 @@ from hanyi.checkpoint import EXPORT_META, load_meta, verify_checksum
 from hanyi.config import DecodeConfig
 from hanyi.decoding import Cancel, Hypothesis, max_output_length
 from hanyi.decoding.constraints import check_cancel, loop_end
-from hanyi.decoding.sampling import sampling
 from hanyi.errors import InputError, ModelLoadError
 from hanyi.tokenization import Vocab
 
@@ -210,7 +209,7 @@ class CT2Engine:
     def _translate(self, source: list[list[str]], cfg: DecodeConfig, max_len: int,
                    need_attention: bool = False):
         options = self._options(cfg, max_len) | {"return_attention": need_attention}
-        if sampling(cfg) and not self.seeded:  # before the first draw (see above)
+        if cfg.samples and not self.seeded:  # before the first draw (see above)
             _import_ctranslate2().set_random_seed(cfg.sampling_seed)
             self.seeded = True
         try:
