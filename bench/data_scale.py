@@ -27,10 +27,13 @@ sentences) and measures:
   the first update); the trainer's own figure, from Trainer construction, is in the JSON;
 * training target tokens/s over all the run's updates (RUN/summary.json).
 
-It prints the issue's targets beside the measurements, and a linear fit extrapolated to
-25M pairs (two sizes or more). The corpus and the prepared folder of each size are
-deleted after it unless --keep. Linux only (/proc, wait4). A benchmark, never a test:
-run it on a quiet machine, pinned with taskset to as many cores as the claim ("2 cores").
+It prints the issue's targets beside the measurements (each at the largest size run: the
+issue is about corpora of millions, and a small corpus cannot amortise prepare's fixed
+costs, so the smaller sizes' pairs/s are in the table and the marginal rate between sizes
+is printed), and a linear fit extrapolated to 25M pairs (two sizes or more). The corpus
+and the prepared folder of each size are deleted after it unless --keep. Linux only
+(/proc, wait4). A benchmark, never a test: run it on a quiet machine, pinned with taskset
+to as many cores as the claim ("2 cores").
 """
 
 from __future__ import annotations
@@ -277,9 +280,12 @@ def check_targets(rows: list[dict]) -> list[dict]:
         checks.append((f"train RSS growth {size_label(prev['pairs'])} -> "
                        f"{size_label(big['pairs'])}", growth * 100, "%",
                        TARGETS["train_rss_growth"] * 100, "<="))
-    slowest = min(r["prepare_pairs_s"] for r in rows)
-    checks.append((f"prepare pairs/s (slowest size, {len(os.sched_getaffinity(0))} cores)",
-                   slowest, "pairs/s", TARGETS["prepare_pairs_s"], ">="))
+    # Throughput at the largest size, like the other targets: a prepare has fixed costs (the
+    # tokenizers train on a sample of 100k sentences whatever the corpus, ~30 s here; process
+    # starts; the held-out sets), which a small corpus cannot amortise. The smaller sizes'
+    # rates stay in the table, and report() prints the marginal rate between sizes.
+    checks.append((f"prepare pairs/s {at} ({len(os.sched_getaffinity(0))} cores)",
+                   big["prepare_pairs_s"], "pairs/s", TARGETS["prepare_pairs_s"], ">="))
     checks.append((f"time to first update {at}", big["first_update_s"], "s",
                    TARGETS["first_update_s"], "<="))
     results = []
@@ -310,6 +316,11 @@ def report(rows: list[dict], args) -> None:
               f"{c['target']:,g}  {'met' if c['met'] else 'NOT MET'}")
     if extra is None:
         print("(run two sizes or more for the extrapolation to 25M pairs)")
+    for small, large in zip(rows, rows[1:], strict=False):  # a pair's cost, fixed costs aside
+        if large["pairs"] > small["pairs"]:
+            rate = (large["pairs"] - small["pairs"]) / (large["prepare_s"] - small["prepare_s"])
+            print(f"  prepare, marginal rate {size_label(small['pairs'])} -> "
+                  f"{size_label(large['pairs'])}: {rate:,.0f} pairs/s")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"rows": rows, "extrapolated_25M": extra, "targets": checks,

@@ -19,6 +19,9 @@ class Recording:
     def __init__(self):
         self.calls = []
 
+    def fallback_terms(self, cfg):  # no lexicon fallback (inference/lexicon.py)
+        return None
+
     def translate(self, units, decode=None, need_attention=False, cancel=None):
         self.calls.append(list(units))
         return [Translation(f"<{u}>", score=-1.0, confidence=0.5 + 0.1 * (u == "Hi."))

@@ -69,6 +69,9 @@ class FakeTranslator:
     def with_options(self, **changes) -> DecodeConfig:
         return dataclasses.replace(self.decode_cfg, **changes)
 
+    def fallback_terms(self, cfg):  # no lexicon fallback (inference/lexicon.py)
+        return None
+
     def translate(self, texts, decode=None, need_attention=False, cancel=None):
         self.calls.append(list(texts))
         self.entered.set()

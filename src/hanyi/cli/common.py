@@ -100,6 +100,10 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                         help="sampling temperature (default 1.0; lower = closer to greedy)")
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed for --sample-topk (default 0: repeatable)")
+    parser.add_argument("--lexicon-fallback", type=int, default=None, metavar="N",
+                        help="English->Chinese: a lower-case word seen at most N times in the "
+                             "model's training data gets CC-CEDICT's Chinese (default 2; "
+                             "-1 = off)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     parser.add_argument("--quantize", choices=("none", "int8"), default="none",
                         help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
@@ -118,7 +122,8 @@ DECODE_FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length
                 "max_len_a": "max_len_a", "max_len_b": "max_len_b",
                 "no_repeat_ngram": "no_repeat_ngram_size", "batch_size": "batch_size",
                 "keep_numbers_beam": "keep_numbers_beam", "sample_topk": "sampling_topk",
-                "temperature": "sampling_temperature", "seed": "sampling_seed"}
+                "temperature": "sampling_temperature", "seed": "sampling_seed",
+                "lexicon_fallback": "lexicon_fallback"}
 
 
 def decode_overrides(args: argparse.Namespace) -> list[str]:

@@ -1,5 +1,6 @@
-"""Typed configuration: one dataclass per concern (``sections.py``), loaded from YAML
-(``loading.py``). Every default lives in ``sections.py`` and only there."""
+"""Typed configuration: one dataclass per concern (``sections.py``; the decode settings,
+read at translation time, in ``decode.py``), loaded from YAML (``loading.py``). Every
+default lives in those two files and only there."""
 
 from hanyi.config.loading import (
     apply_overrides,

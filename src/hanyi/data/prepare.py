@@ -43,6 +43,7 @@ import logging
 import math
 import os
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,9 @@ def write_split(out: Path, name: str, pairs: list[Pair]) -> None:
             f.write(text)
 
 
-def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConfig) -> None:
+def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConfig
+                     ) -> float | None:
+    """Train (or copy) the two SentencePiece models; returns the seconds training took."""
     symbols = tuple(str(n) for n in range(FIRST_SLOT, LAST_SLOT + 1)) if cfg.slot_symbols else ()
     if cfg.from_model:  # continued training keeps the model's own vocabularies
         folder = Path(cfg.from_model)
@@ -173,7 +176,8 @@ def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConf
             atomic_write_bytes(out / name, with_symbols(proto, symbols) if symbols else proto)
         log.info("SentencePiece models copied from %s%s", folder,
                  f", {len(symbols)} slot pieces added" if symbols else "")
-        return
+        return None
+    clock = time.perf_counter()
     if cfg.split_punctuation:
         en = [split_en_punctuation(s) for s in en]
     train_sentencepiece(en, out / "src.model", cfg.src_vocab_size, cfg.src_model_type,
@@ -183,6 +187,7 @@ def train_tokenizers(out: Path, en: list[str], zh: list[str], cfg: TokenizerConf
                         cfg.tgt_character_coverage, cfg.sample_sentences,
                         normalization="identity", symbols=symbols,  # keep full-width punctuation
                         seed_pieces=cfg.seed_pieces)
+    return time.perf_counter() - clock  # logged by the caller (this may be another process)
 
 
 def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
@@ -198,20 +203,31 @@ def prepare(data: DataConfig, tokenizer: TokenizerConfig) -> dict:
         log.info("removed %s, left by an interrupted prepare", stale)
     stats: dict = {"sources": {}}
     spool_path = out / f"spool{TMP_MARK}{os.getpid()}.tsv"
+    clock = time.perf_counter()
     try:
         with atomic_open(out / "rejects.tsv") as rejects_file:
             rejects = Rejects(sink=rejects_file)
             training, reservoir = make_splits(data, tokenizer, out, rejects, stats, spool_path)
+            clock = _phase("read, cleaned and checked every source", clock)
             write_and_tokenize(out, training, reservoir, data, tokenizer, rejects, stats)
+            clock = _phase("wrote the training split and the tokenizers", clock)
     finally:
         spool_path.unlink(missing_ok=True)
     binarize(out, tokenizer.split_punctuation)  # token-id shards that training reads
+    _phase("binarised the splits", clock)
     stats["filters"] = dict(rejects.counts)
     stats["config"] = {"data": to_dict(data), "tokenizer": to_dict(tokenizer)}
     with atomic_open(out / "stats.json") as f:
         f.write(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     log.info("prepared %s: %s", out, stats["splits"])
     return stats
+
+
+def _phase(what: str, since: float) -> float:
+    """Log how long a phase of ``prepare`` took (where the time goes at millions of pairs)."""
+    now = time.perf_counter()
+    log.info("%s in %.1f s", what, now - since)
+    return now
 
 
 def sample_size(data: DataConfig, tokenizer: TokenizerConfig) -> int:
@@ -229,12 +245,15 @@ def write_and_tokenize(out: Path, training: Training, reservoir: Reservoir, data
     sample = training.sample(reservoir, sample_size(data, tokenizer), rng)
     slot_sample = rng.sample(sample, min(SLOT_SAMPLE, len(sample)))
     en, zh = [e for e, _ in sample], [z for _, z in sample]
+    sampled = min(len(sample), tokenizer.sample_sentences)  # what SentencePiece reads
     del sample
     aside = training.spool.parallel and not tokenizer.from_model
     with in_background(aside, train_tokenizers, out, en, zh, tokenizer) as tokenizers:
         del en, zh
         counts = write_training(out, training, data, rejects, slot_sample)
-        tokenizers()  # waits for them (or trains them now); their errors are raised here
+        seconds = tokenizers()  # waits for them (or trains them now); errors are raised here
+    if seconds is not None:
+        log.info("trained the tokenizers on %d sentence pairs in %.1f s", sampled, seconds)
     stats.update(counts)
     held = stats["held_out"]
     stats["splits"].update(dev=held["dev"], test=held["test"])

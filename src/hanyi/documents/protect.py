@@ -49,9 +49,11 @@ def _glossary_pattern(term: str) -> re.Pattern:
     return re.compile(rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
 
 
-def protect(text: str, keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None
-            ) -> Protected:
-    """Replace protected spans, ``keep`` terms and ``glossary`` terms by slots."""
+def protect(text: str, keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None,
+            fallback: dict[str, str] | None = None) -> Protected:
+    """Replace protected spans, ``keep`` terms and ``glossary`` terms by slots; then the
+    ``fallback`` words (inference/lexicon.py), each as written (case and form exact), where
+    the user's terms left them."""
     taken = set(re.findall(r"\d+", text))
     counter = FIRST_SLOT  # the numbers data/slots.py teaches the model to copy
     slots: dict[str, str] = {}
@@ -73,17 +75,23 @@ def protect(text: str, keep: tuple[str, ...] = (), glossary: dict[str, str] | No
     for term, chinese in sorted((glossary or {}).items(), key=lambda kv: -len(kv[0])):
         if term.strip():
             out = _glossary_pattern(term).sub(lambda m, zh=chinese: new_slot(zh), out)
+    for word, chinese in (fallback or {}).items():
+        out = re.sub(rf"(?<![\w-]){re.escape(word)}(?![\w-])",
+                     lambda m, zh=chinese: new_slot(zh), out)
     return Protected(re.sub(r"  +", " ", out).strip() if out != text else text, slots)
 
 
 def restore(translation: str, slots: dict[str, str]) -> tuple[str, list[str]]:
     """Put the spans back; returns the text and the slots the model dropped (their spans
-    are appended at the end)."""
+    are appended at the end). A slot the model wrote twice stands for one span: the span
+    goes where it came first, and the repeat goes (it would be a stray number)."""
     missing = []
     for slot, value in slots.items():
         pattern = re.compile(rf"(?<!\d){slot}(?!\d)")
-        if pattern.search(translation):
-            translation = pattern.sub(lambda _m, v=value: v, translation, count=1)
+        first = pattern.search(translation)
+        if first:
+            rest = pattern.sub("", translation[first.end():])
+            translation = translation[:first.start()] + value + rest
         else:
             missing.append(slot)
     if missing:

@@ -68,10 +68,12 @@ def chunks(sentence: str, too_long: Callable[[str], bool]) -> list[str]:
 
 
 def segment(texts: list[str], language: str, too_long: Callable[[str], bool],
-            keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None
+            keep: tuple[str, ...] = (), glossary: dict[str, str] | None = None,
+            fallback: Callable[[str], dict[str, str]] | None = None
             ) -> tuple[list[str], list[list[Line]]]:
     """The units to translate, and for each text its lines pointing at them. Spans that
-    must not be translated, and glossary terms, become slots first (documents/protect.py)."""
+    must not be translated, glossary terms and a line's ``fallback`` words (the lexicon
+    fallback: inference/lexicon.py) become slots first (documents/protect.py)."""
     split = SPLITTERS[language]
     units: list[str] = []
     plans = []
@@ -81,7 +83,8 @@ def segment(texts: list[str], language: str, too_long: Callable[[str], bool],
             core = line.strip()
             lead = line[:len(line) - len(line.lstrip())]
             trail = line[len(line.rstrip()):] if core else ""
-            protected = protect(core, keep, glossary) if core else Protected(core)
+            protected = (protect(core, keep, glossary, fallback(core) if fallback else None)
+                         if core else Protected(core))
             indexes = []
             for sentence in split(protected.text):
                 for piece in chunks(sentence, too_long):
@@ -121,7 +124,7 @@ def translate_texts(translator: Translator, texts: list[str], decode: DecodeConf
     limit = cfg.max_input_tokens
     units, plans = segment(texts, translator.source_language,
                            lambda s: len(translator.src_vocab.encode(translator.normalize(s)))
-                           > limit, keep, glossary)
+                           > limit, keep, glossary, translator.fallback_terms(cfg))
     results = _translate_units(translator, units, cfg, need_attention, cancel)
     joiner = JOINERS[translator.target_language]
     return [assemble(plan, results, joiner) for plan in plans]

@@ -21,7 +21,7 @@ import dataclasses
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from hanyi.errors import ConfigError
 from hanyi.inference.cache import TranslationCache
 from hanyi.inference.confidence import confidence, load_calibration, mean_log_prob
 from hanyi.inference.ct2_engine import CT2Engine
+from hanyi.inference.lexicon import LexiconFallback
 from hanyi.inference.numbers import first_keeping_numbers, keeps_numbers
 from hanyi.inference.torch_engine import TorchEngine
 from hanyi.tokenization import Vocab
@@ -132,6 +133,7 @@ class Translator:
         self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
         self.cache: TranslationCache | None = None  # enable_cache() turns it on
         self.calibration = load_calibration(loaded.path)
+        self._lexicon: LexiconFallback | None | bool = False  # False: not read yet
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
@@ -192,6 +194,17 @@ class Translator:
     @property
     def name(self) -> str:
         return self.loaded.path.name if self.loaded.path else "in-memory"
+
+    def fallback_terms(self, cfg: DecodeConfig) -> Callable[[str], dict[str, str]] | None:
+        """text -> the lexicon fallback's terms for it (inference/lexicon.py), or None
+        when it is off: ``decode.lexicon_fallback`` -1, a model without word counts, or a
+        source language other than English."""
+        if cfg.lexicon_fallback < 0 or self.source_language != "en":
+            return None
+        if self._lexicon is False:
+            self._lexicon = LexiconFallback.load(self.loaded.path)
+        lexicon = self._lexicon
+        return None if lexicon is None else lambda text: lexicon.terms(text, cfg.lexicon_fallback)
 
     def with_options(self, **changes) -> DecodeConfig:
         """The model's decode config with some fields changed (validated)."""

