@@ -32,6 +32,17 @@ def test_the_reverse_dictionary_keeps_only_words_one_entry_glosses():
     assert "bank" not in lexicon and "run" not in lexicon  # many entries: ambiguous
 
 
+def test_names_are_looked_up_as_written_and_taiwan_forms_left_out():
+    lexicon = reverse_cedict()
+    assert lexicon["Nairobi"] == "内罗毕"  # "Nairobi, capital of Kenya" (and not 奈洛比, Tw)
+    assert lexicon["Kenya"] == "肯尼亚" and lexicon["Paris"] == "巴黎"
+    assert "Jordan" not in lexicon  # the country 约旦 or the name 乔丹
+    fallback = LexiconFallback({"kenya": 30, "extremists": 30, "embassy": 30, "warned": 30})
+    text = "The embassy in Nairobi, Kenya warned of extremists."
+    assert fallback.terms(text, 2) == {"Nairobi": "内罗毕"}  # Kenya: seen 30 times
+    assert LexiconFallback(fallback.counts, names=False).terms(text, 2) == {}
+
+
 def test_only_rare_lower_case_long_words_get_the_fallback():
     fallback = LexiconFallback({"taxpayer": 2, "neurotoxin": 3, "algae": 40})
     text = "The Neurotoxin of a taxpayer: a neurotoxin, algae and zzzqx."

@@ -101,7 +101,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed for --sample-topk (default 0: repeatable)")
     parser.add_argument("--lexicon-fallback", type=int, default=None, metavar="N",
-                        help="English->Chinese: a lower-case word seen at most N times in the "
+                        help="English->Chinese: a word or name seen at most N times in the "
                              "model's training data gets CC-CEDICT's Chinese (default 2; "
                              "-1 = off)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")

@@ -50,7 +50,7 @@ class DecodeConfig:
     sampling_topk: int = 1
     sampling_temperature: float = 1.0
     sampling_seed: int = 0
-    # the lexicon fallback (en->zh, inference/lexicon.py): a lower-case English word seen at
+    # the lexicon fallback (en->zh, inference/lexicon.py): an English word or name seen at
     # most this many times in the model's training data becomes CC-CEDICT's Chinese for it
     # (a glossary term) when one dictionary entry glosses it; -1 = off, 0 = unseen words only
     lexicon_fallback: int = 2

