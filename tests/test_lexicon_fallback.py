@@ -53,6 +53,14 @@ def test_only_rare_lower_case_long_words_get_the_fallback():
     assert LexiconFallback({}).terms("an unseen neurotoxin", 0) == {"neurotoxin": NEUROTOXIN}
 
 
+def test_a_plural_takes_its_singulars_entry_when_both_are_rare():
+    fallback = LexiconFallback({"neurotoxin": 1, "taxpayers": 1, "taxpayer": 2})
+    text = "neurotoxins, taxpayers and nitrates"
+    assert fallback.terms(text, 2) == {"neurotoxins": NEUROTOXIN, "nitrates": "硝酸盐"}
+    assert fallback.terms(text, 3)["taxpayers"] == TAXPAYER  # 1 + 2 times
+    assert fallback.terms("the extremists", 2) == {"extremists": "激进分子"}  # its own entry
+
+
 def test_fallback_words_become_slots_exactly_as_written():
     p = protect("A neurotoxin, Neurotoxin and neurotoxins.", fallback={"neurotoxin": NEUROTOXIN})
     assert p.text.startswith("A 7301,") and "Neurotoxin" in p.text and "neurotoxins" in p.text

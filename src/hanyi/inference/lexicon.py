@@ -17,7 +17,9 @@ A word gets the fallback when it is
   ``to`` dropped; a name's gloss is the name alone or ``Name, a description``; Taiwan
   forms left out; data/lexicon.py reads the dictionary as `prepare` does): a word that
   several entries gloss is ambiguous (``Jordan``: 约旦 or 乔丹), and the model's own guess
-  stays.
+  stays. A lower-case plural with no entry of its own takes its singular's ("neurotoxins"
+  -> 神经毒素: Chinese does not mark the plural) if both forms together were seen at most
+  that often.
 
 A name the model never saw comes out copied in Latin letters ("位于Nairobi"); the
 dictionary has the mainland transliteration (内罗毕). A capitalised common word at the start
@@ -115,4 +117,24 @@ class LexiconFallback:
         if not rare:
             return {}
         lexicon = reverse_cedict()
-        return {w: lexicon[w] for w in sorted(rare) if w in lexicon}
+        found = {}
+        for word in sorted(rare):  # a plural: its singular's entry, if both are rare
+            for form in (word, *(_singulars(word) if word.islower() else ())):
+                if form in lexicon and (form == word
+                                        or self.counts.get(word, 0)
+                                        + self.counts.get(form, 0) <= max_count):
+                    found[word] = lexicon[form]
+                    break
+        return found
+
+
+def _singulars(word: str) -> tuple[str, ...]:
+    """The singular forms a plural may have ("toxins", "taxes", "policies"): Chinese does
+    not mark the plural, so the singular's headword translates it."""
+    if word.endswith("ies"):
+        return (word[:-3] + "y",)
+    if word.endswith("es"):
+        return (word[:-2], word[:-1])
+    if word.endswith("s") and not word.endswith("ss"):
+        return (word[:-1],)
+    return ()
