@@ -63,6 +63,7 @@ def test_evaluate_prints_bleu_and_chrf_with_signatures(model, tiny_run):
     assert report["bleu"]["signature"].startswith("nrefs:1|case:mixed|eff:no|tok:zh")
     assert report["bleu"]["score"] > 1.0 and report["sentences"] == 200
     assert "chrf" in report and report["beam"] == 1
+    assert report["lexicon_fallback"] is None and "lexicon fallback: off" in text  # no counts
 
 
 @pytest.mark.shared

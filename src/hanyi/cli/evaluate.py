@@ -95,7 +95,10 @@ def run(args) -> int:
         if args.hyp_out:
             write_hypotheses(args.hyp_out, name, report.hypotheses)
         results[name] = report
-    head = {"model": str(translator.loaded.path), "beam": translator.decode_cfg.beam_size}
+    decode = translator.decode_cfg
+    fallback = decode.lexicon_fallback if translator.fallback_terms(decode) else None
+    head = {"model": str(translator.loaded.path), "beam": decode.beam_size,
+            "lexicon_fallback": fallback}  # None: off, or the model has no word counts
     if args.json:
         if list(results) == [""]:
             print(json.dumps({**head, **results[""].as_dict()}, ensure_ascii=False))
@@ -104,6 +107,8 @@ def run(args) -> int:
             print(json.dumps({**head, "sets": sets}, ensure_ascii=False))
     else:
         print_reports(results)
+        print(f"lexicon fallback: words seen at most {fallback} times" if fallback is not None
+              else "lexicon fallback: off (-1, or no train-words.tsv.xz in the model)")
     return 0
 
 
