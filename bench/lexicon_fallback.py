@@ -8,7 +8,7 @@ model's own decode settings twice — the fallback off (``decode.lexicon_fallbac
 at each ``--max-count`` — exactly as `hanyi translate` and `hanyi evaluate` do, and reports
 BLEU (sacreBLEU, zh) and chrF over each whole set and over the sentences the fallback
 touched, how many words it replaced, and a few examples. ``--words-only``: lower-case words
-only, no names (what the 17th session measured first). The model must carry its training
+only, no names (``decode.lexicon_names`` -1). The model must carry its training
 words' counts (``train-words.tsv.xz``, written by ``hanyi export --format release``). A
 benchmark, never a test.
 """
@@ -55,15 +55,15 @@ def main() -> None:
     lexicon = translator.lexicon
     if lexicon is None:
         sys.exit(f"{args.model} has no training-word counts (train-words.tsv.xz)")
-    lexicon.names = not args.words_only
     off = dataclasses.replace(translator.decode_cfg, lexicon_fallback=-1)
     for name, (en, zh) in held_out_sets(args.data, args.test).items():
         plain = [t.text for t in translate_texts(translator, en, off)]
         print(f"{name}: {len(en)} sentences; off: {scores(plain, zh, list(range(len(en))))}")
         for n in (int(x) for x in args.max_count.split(",")):
-            terms = [lexicon.terms(s, n) for s in en]
+            cfg = dataclasses.replace(translator.decode_cfg, lexicon_fallback=n,
+                                      **({"lexicon_names": -1} if args.words_only else {}))
+            terms = [lexicon.terms(s, n, cfg.lexicon_names) for s in en]
             hit = [i for i, t in enumerate(terms) if t]
-            cfg = dataclasses.replace(translator.decode_cfg, lexicon_fallback=n)
             out = [t.text for t in translate_texts(translator, en, cfg)]
             print(f"  N={n}: {len(hit)} sentences, {sum(map(len, terms))} words; "
                   f"all {scores(out, zh, list(range(len(en))))}")

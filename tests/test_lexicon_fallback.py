@@ -37,10 +37,12 @@ def test_names_are_looked_up_as_written_and_taiwan_forms_left_out():
     assert lexicon["Nairobi"] == "内罗毕"  # "Nairobi, capital of Kenya" (and not 奈洛比, Tw)
     assert lexicon["Kenya"] == "肯尼亚" and lexicon["Paris"] == "巴黎"
     assert "Jordan" not in lexicon  # the country 约旦 or the name 乔丹
-    fallback = LexiconFallback({"kenya": 30, "extremists": 30, "embassy": 30, "warned": 30})
+    fallback = LexiconFallback({"kenya": 30, "nairobi": 3, "extremists": 30, "embassy": 30,
+                                "warned": 30})
     text = "The embassy in Nairobi, Kenya warned of extremists."
-    assert fallback.terms(text, 2) == {"Nairobi": "内罗毕"}  # Kenya: seen 30 times
-    assert LexiconFallback(fallback.counts, names=False).terms(text, 2) == {}
+    assert fallback.terms(text, 2, 10) == {"Nairobi": "内罗毕"}  # Kenya: seen 30 times
+    assert fallback.terms(text, 2, 30) == {"Nairobi": "内罗毕", "Kenya": "肯尼亚"}
+    assert fallback.terms(text, 2, 2) == {} and fallback.terms(text, 29, -1) == {}  # no names
 
 
 def test_only_rare_lower_case_long_words_get_the_fallback():
@@ -49,7 +51,7 @@ def test_only_rare_lower_case_long_words_get_the_fallback():
     assert fallback.terms(text, 2) == {"taxpayer": TAXPAYER}  # neurotoxin: seen 3 times
     assert fallback.terms(text, 3) == {"neurotoxin": NEUROTOXIN, "taxpayer": TAXPAYER}
     assert fallback.terms(text, 1) == {}
-    assert fallback.terms("Taxpayer.", 5) == {}  # capitalised: a name, most often
+    assert fallback.terms("Taxpayer.", 5, 5) == {}  # capitalised: not a name in the dictionary
     assert LexiconFallback({}).terms("an unseen neurotoxin", 0) == {"neurotoxin": NEUROTOXIN}
 
 
@@ -118,13 +120,18 @@ def test_the_model_directory_holds_the_counts_and_the_setting_turns_it_off(
     assert read_word_counts(folder / WORDS_FILE) == {"algae": 3, "grow": 1, "the": 1}
     translator = Translator.load(folder, engine="torch")
     terms = translator.fallback_terms(DecodeConfig())
-    assert terms("the algae and a taxpayer") == {"taxpayer": TAXPAYER}
+    assert terms("the algae and a taxpayer in Nairobi") == {"taxpayer": TAXPAYER,
+                                                           "Nairobi": "内罗毕"}
+    no_names = translator.fallback_terms(DecodeConfig(lexicon_names=-1))
+    assert no_names("the algae and a taxpayer in Nairobi") == {"taxpayer": TAXPAYER}
     assert translator.fallback_terms(DecodeConfig(lexicon_fallback=-1)) is None
     reverse = ExperimentConfig(direction="zh-en", model=small_model_config)
     zh_en = Translator.from_model(random_model, reverse, *toy_vocabs[::-1])
     assert zh_en.fallback_terms(DecodeConfig()) is None  # English is not its source
     with pytest.raises(ConfigError, match="lexicon_fallback"):
         DecodeConfig(lexicon_fallback=-2)
+    with pytest.raises(ConfigError, match="lexicon_names"):
+        DecodeConfig(lexicon_names=-5)
 
 
 def test_a_release_counts_its_training_words_or_keeps_its_own(random_model, toy_vocabs,

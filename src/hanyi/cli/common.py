@@ -101,9 +101,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None,
                         help="random seed for --sample-topk (default 0: repeatable)")
     parser.add_argument("--lexicon-fallback", type=int, default=None, metavar="N",
-                        help="English->Chinese: a word or name seen at most N times in the "
-                             "model's training data gets CC-CEDICT's Chinese (default 2; "
-                             "-1 = off)")
+                        help="English->Chinese: a lower-case word seen at most N times in "
+                             "the model's training data gets CC-CEDICT's Chinese (default 2; "
+                             "-1 = off, names too)")
+    parser.add_argument("--lexicon-names", type=int, default=None, metavar="N",
+                        help="... and a capitalised name seen at most N times (default 100; "
+                             "-1 = no names)")
     parser.add_argument("--batch-size", type=int, default=None, help="sentences per batch")
     parser.add_argument("--quantize", choices=("none", "int8"), default="none",
                         help="PyTorch models: dynamic int8 Linear layers (CPU; lossy, faster "
@@ -123,7 +126,7 @@ DECODE_FLAGS = {"beam": "beam_size", "nbest": "nbest", "length_penalty": "length
                 "no_repeat_ngram": "no_repeat_ngram_size", "batch_size": "batch_size",
                 "keep_numbers_beam": "keep_numbers_beam", "sample_topk": "sampling_topk",
                 "temperature": "sampling_temperature", "seed": "sampling_seed",
-                "lexicon_fallback": "lexicon_fallback"}
+                "lexicon_fallback": "lexicon_fallback", "lexicon_names": "lexicon_names"}
 
 
 def decode_overrides(args: argparse.Namespace) -> list[str]:

@@ -107,7 +107,8 @@ def run(args) -> int:
             print(json.dumps({**head, "sets": sets}, ensure_ascii=False))
     else:
         print_reports(results)
-        print(f"lexicon fallback: words seen at most {fallback} times" if fallback is not None
+        print(f"lexicon fallback: words seen at most {fallback} times, names at most "
+              f"{decode.lexicon_names}" if fallback is not None
               else "lexicon fallback: off (-1, or no train-words.tsv.xz in the model)")
     return 0
 

@@ -50,10 +50,12 @@ class DecodeConfig:
     sampling_topk: int = 1
     sampling_temperature: float = 1.0
     sampling_seed: int = 0
-    # the lexicon fallback (en->zh, inference/lexicon.py): an English word or name seen at
+    # the lexicon fallback (en->zh, inference/lexicon.py): a lower-case English word seen at
     # most this many times in the model's training data becomes CC-CEDICT's Chinese for it
     # (a glossary term) when one dictionary entry glosses it; -1 = off, 0 = unseen words only
     lexicon_fallback: int = 2
+    # ... and a capitalised name seen at most this many times (-1 = no names); with it off
+    lexicon_names: int = 100
 
     def __post_init__(self) -> None:
         """Every decode number is checked here, once, whoever sets it (YAML, --set, a flag,
@@ -89,8 +91,9 @@ class DecodeConfig:
             raise ConfigError("decode.keep_numbers_beam must be >= 0 (0 turns it off)")
         if self.loop_retry_ngram < 0:
             raise ConfigError("decode.loop_retry_ngram must be >= 0 (0 turns it off)")
-        if self.lexicon_fallback < -1:
-            raise ConfigError("decode.lexicon_fallback must be >= -1 (-1 turns it off)")
+        for name in ("lexicon_fallback", "lexicon_names"):
+            if getattr(self, name) < -1:
+                raise ConfigError(f"decode.{name} must be >= -1 (-1 turns it off)")
         if self.max_len_a < 0 or self.max_len_b < 1:
             raise ConfigError("decode.max_len_a must be >= 0 and decode.max_len_b >= 1")
 

@@ -10,9 +10,11 @@ A word gets the fallback when it is
 
 * alphabetic, at least ``MIN_LETTERS`` long (short words are common words), and either
   written in lower case, or capitalised (``Nairobi``) and a *name* in the dictionary;
-* seen at most ``decode.lexicon_fallback`` times in the English the model was trained on
-  (case ignored): the counts travel with the model, in ``train-words.tsv.xz``, written by
-  ``hanyi export --format release`` from the training split (:func:`write_word_counts`);
+* seen at most ``decode.lexicon_fallback`` times (a word) or ``decode.lexicon_names`` times
+  (a name: the model copies even names it has seen a few times) in the English the model
+  was trained on (case ignored): the counts travel with the model, in
+  ``train-words.tsv.xz``, written by ``hanyi export --format release`` from the training
+  split (:func:`write_word_counts`);
 * the gloss of exactly one CC-CEDICT entry, among that entry's first two glosses (a verb's
   ``to`` dropped; a name's gloss is the name alone or ``Name, a description``; Taiwan
   forms left out; data/lexicon.py reads the dictionary as `prepare` does): a word that
@@ -97,9 +99,8 @@ def reverse_cedict() -> dict[str, str]:
 class LexiconFallback:
     """The training-data word counts of one model, and the terms they call for in a text."""
 
-    def __init__(self, counts: dict[str, int], names: bool = True):
+    def __init__(self, counts: dict[str, int]):
         self.counts = counts
-        self.names = names  # capitalised words too, looked up as names
 
     @classmethod
     def load(cls, folder: Path | None) -> LexiconFallback | None:
@@ -108,12 +109,14 @@ class LexiconFallback:
             return None
         return cls(read_word_counts(Path(folder) / WORDS_FILE))
 
-    def terms(self, text: str, max_count: int) -> dict[str, str]:
+    def terms(self, text: str, max_count: int, max_name_count: int = -1) -> dict[str, str]:
         """The words of ``text`` that get the fallback -> their Chinese (see the module
-        docstring). The dictionary is only read when a text has a rare word."""
+        docstring): lower-case words seen at most ``max_count`` times, capitalised ones (as
+        names) at most ``max_name_count`` times (-1: none). The dictionary is only read
+        when a text has a candidate."""
         rare = {w for w in _WORD.findall(text) if len(w) >= MIN_LETTERS
-                and (w.islower() or (self.names and w.istitle()))
-                and self.counts.get(w.lower(), 0) <= max_count}
+                and self.counts.get(w.lower(), 0) <= (max_count if w.islower() else
+                                                      max_name_count if w.istitle() else -1)}
         if not rare:
             return {}
         lexicon = reverse_cedict()

@@ -210,7 +210,7 @@ class Translator:
         lexicon = self.lexicon
         if cfg.lexicon_fallback < 0 or lexicon is None:
             return None
-        return lambda text: lexicon.terms(text, cfg.lexicon_fallback)
+        return lambda text: lexicon.terms(text, cfg.lexicon_fallback, cfg.lexicon_names)
 
     def with_options(self, **changes) -> DecodeConfig:
         """The model's decode config with some fields changed (validated)."""
