@@ -54,7 +54,8 @@ class DecodeConfig:
     # most this many times in the model's training data becomes CC-CEDICT's Chinese for it
     # (a glossary term) when one dictionary entry glosses it; -1 = off, 0 = unseen words only
     lexicon_fallback: int = 2
-    # ... and a capitalised name seen at most this many times (-1 = no names); with it off
+    # ... and a capitalised name seen at most this many times (-1 = no names; both are off
+    # when lexicon_fallback is -1)
     lexicon_names: int = 100
 
     def __post_init__(self) -> None:

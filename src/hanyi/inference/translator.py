@@ -18,6 +18,7 @@ Both share everything else here, so their outputs differ only by arithmetic.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import logging
 import os
@@ -133,7 +134,6 @@ class Translator:
         self.engine = engine or TorchEngine(loaded.model, self.src_vocab.pad_id, self.device)
         self.cache: TranslationCache | None = None  # enable_cache() turns it on
         self.calibration = load_calibration(loaded.path)
-        self._lexicon: LexiconFallback | None | bool = False  # False: not read yet
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu",
@@ -195,14 +195,11 @@ class Translator:
     def name(self) -> str:
         return self.loaded.path.name if self.loaded.path else "in-memory"
 
-    @property
+    @functools.cached_property
     def lexicon(self) -> LexiconFallback | None:
         """The lexicon fallback (inference/lexicon.py): the model's training-word counts,
         read on first use; None for a model without them or whose source is not English."""
-        if self._lexicon is False:
-            self._lexicon = (LexiconFallback.load(self.loaded.path)
-                             if self.source_language == "en" else None)
-        return self._lexicon
+        return LexiconFallback.load(self.loaded.path) if self.source_language == "en" else None
 
     def fallback_terms(self, cfg: DecodeConfig) -> Callable[[str], dict[str, str]] | None:
         """text -> the lexicon fallback's terms for it, or None when there is none or
